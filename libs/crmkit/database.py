@@ -1,0 +1,183 @@
+"""The per-worker unit of work: one SQLAlchemy session per nameko worker, committed by the
+entrypoint before it replies (or acks), rolled back on error. Events (outbox rows) and
+audit entries are written through it, in the same transaction as the change."""
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from weakref import WeakKeyDictionary
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crmkit import errors
+from crmkit.context import REQUEST_ID, Caller
+from crmkit.settings import DatabaseSettings, bus_settings, database_settings
+from crmkit.tables import audit_log, outbox, processed_events
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(settings: DatabaseSettings) -> Engine:
+    return create_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        json_serializer=lambda obj: json.dumps(obj, ensure_ascii=False, default=str),
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def translate_db_error(exc: BaseException) -> BaseException:
+    """Map database failures a client can cause (or cannot help) to typed errors."""
+    if isinstance(exc, errors.CrmError):
+        return exc
+    if isinstance(exc, IntegrityError):
+        pgcode = getattr(exc.orig, "pgcode", None)
+        if pgcode == "23505":
+            return errors.Conflict("A record with the same unique value exists", code="duplicate")
+        if pgcode == "23503":
+            return errors.Conflict("A referenced record does not exist or is still in use",
+                                   code="reference_conflict")
+        return errors.ValidationFailed("The record breaks a data rule")
+    if isinstance(exc, DataError):
+        return errors.ValidationFailed("A value is out of range or malformed")
+    if isinstance(exc, OperationalError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return errors.ServiceUnavailable("The database is unavailable, retry later")
+    return exc
+
+
+class UnitOfWork:
+    """What a handler gets: a session plus the two things written with every change."""
+
+    def __init__(self, session_factory: sessionmaker, context: dict, service: str):
+        self._session_factory = session_factory
+        self._session: Session | None = None
+        self.context = context
+        self.caller = Caller.from_context_data(context)
+        self.request_id = context.get(REQUEST_ID)
+        self.service = service
+        self.emitted = 0
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+    def emit(self, event_type: str, data: dict, version: int = 1) -> str:
+        """Record an event in the outbox; the relay publishes it after commit."""
+        event_id = str(uuid.uuid4())
+        self.session.execute(insert(outbox).values(
+            event_id=event_id, type=event_type, version=version, occurred_at=utcnow(),
+            actor=self.caller.as_actor(), data=data, request_id=self.request_id,
+        ))
+        self.emitted += 1
+        return event_id
+
+    def audit(self, action: str, resource: str, resource_id, before: dict | None,
+              after: dict | None, note: str | None = None) -> None:
+        self.session.execute(insert(audit_log).values(
+            actor_id=self.caller.user_id, action=action, resource=resource,
+            resource_id=str(resource_id), before=before, after=after,
+            request_id=self.request_id, note=note,
+        ))
+
+    def claim_event(self, event_id: str, consumer: str) -> bool:
+        """True the first time `consumer` sees `event_id`; the claim commits with the effects."""
+        result = self.session.execute(
+            pg_insert(processed_events).values(consumer=consumer, event_id=event_id)
+            .on_conflict_do_nothing().returning(processed_events.c.event_id))
+        return result.first() is not None
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def unit_of_work_of(service) -> UnitOfWork:
+    """The unit of work injected into a service instance (for decorators of its methods)."""
+    for value in vars(service).values():
+        if isinstance(value, UnitOfWork):
+            return value
+    raise RuntimeError(f"{type(service).__name__} has no Database dependency")
+
+
+class Database(DependencyProvider):
+    """Injects a `UnitOfWork`; owns the engine and this service's outbox relay."""
+
+    def __init__(self, relay: bool = True):
+        self.relay_enabled = relay
+        self.engine: Engine | None = None
+        self.relay = None
+        self.units: WeakKeyDictionary = WeakKeyDictionary()
+
+    def setup(self):
+        settings = database_settings(self.container.service_name)
+        self.engine = make_engine(settings)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        if self.relay_enabled:
+            from crmkit.outbox import OutboxRelay  # noqa: PLC0415 (import cycle)
+            self.relay = OutboxRelay(self.engine, self.container.service_name,
+                                     bus_settings().amqp_uri, settings.outbox_poll_interval)
+
+    def start(self):
+        if self.relay is not None:
+            self.container.spawn_managed_thread(self.relay.run, identifier="outbox_relay")
+
+    def stop(self):
+        if self.relay is not None:
+            self.relay.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx) -> UnitOfWork:
+        unit = UnitOfWork(self.session_factory, dict(worker_ctx.data),
+                          self.container.service_name)
+        self.units[worker_ctx] = unit
+        return unit
+
+    def finish_worker(self, worker_ctx, exc_info):
+        """Commit (or roll back) before the entrypoint answers; returns the final exc_info."""
+        unit = self.units.get(worker_ctx)
+        if unit is None:
+            return exc_info
+        try:
+            if exc_info is None:
+                unit.commit()
+                if unit.emitted and self.relay is not None:
+                    self.relay.kick()
+            else:
+                unit.rollback()
+        except Exception as exc:  # noqa: BLE001 (a failed commit becomes the reply)
+            unit.rollback()
+            exc_info = (type(exc), exc, exc.__traceback__)
+        finally:
+            unit.close()
+        return exc_info
+
+    def worker_teardown(self, worker_ctx):
+        unit = self.units.pop(worker_ctx, None)
+        if unit is not None:
+            unit.close()

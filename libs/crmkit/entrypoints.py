@@ -1,0 +1,140 @@
+"""nameko entrypoints with the kit's guarantees.
+
+`rpc`: the unit of work commits *before* the reply is sent (nameko replies before running
+dependencies' `worker_result`, so a commit there could fail after the caller saw success),
+database failures become typed errors, and replies skip publisher confirms (a lost reply
+is a caller timeout either way; confirming each one halves throughput).
+
+`event_handler`: competing consumers per service, the handled `event_id` claimed in the
+same transaction as the effects (duplicates are skipped), and failures retried through
+a delay queue a bounded number of times, then parked in a dead-letter queue, never
+silently acked.
+"""
+import functools
+import logging
+
+from kombu import Exchange, Queue
+from nameko.amqp.publish import Publisher
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
+                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
+from nameko.events import EventHandler
+from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
+from nameko.rpc import Responder as NamekoResponder
+
+from crmkit.database import translate_db_error, unit_of_work_of
+from crmkit.errors import CrmError
+from crmkit.settings import bus_settings
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-crm-attempt"
+
+
+def finish_unit_of_work(worker_ctx, exc_info):
+    """Let every transactional dependency commit or roll back; map DB errors to typed ones."""
+    for provider in worker_ctx.container.dependencies:
+        finish = getattr(provider, "finish_worker", None)
+        if finish is not None:
+            exc_info = finish(worker_ctx, exc_info)
+    if exc_info is not None:
+        translated = translate_db_error(exc_info[1])
+        if translated is not exc_info[1]:
+            exc_info = (type(translated), translated, exc_info[2])
+    return exc_info
+
+
+class _ReplyPublisher(Publisher):
+    use_confirms = False
+    delivery_mode = 1  # transient: a reply outliving a broker restart has no caller left
+
+
+class _Responder(NamekoResponder):
+    publisher_cls = _ReplyPublisher
+
+
+class _RpcConsumer(RpcConsumer):
+    def handle_result(self, message, result, exc_info):
+        config = self.container.config
+        responder = _Responder(
+            config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+class TransactionalRpc(Rpc):
+    rpc_consumer = _RpcConsumer()
+
+    def __init__(self, expected_exceptions=CrmError, sensitive_arguments=(), **kwargs):
+        super().__init__(expected_exceptions=expected_exceptions,
+                         sensitive_arguments=sensitive_arguments, **kwargs)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if exc_info is not None:
+            result = None
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = TransactionalRpc.decorator
+
+
+class IdempotentEventHandler(EventHandler):
+    def setup(self):
+        super().setup()
+        name = self.queue.name
+        settings = bus_settings()
+        self.max_attempts = settings.event_max_attempts
+        # Failed deliveries wait in `<queue>.retry` and dead-letter back to the queue.
+        retry_exchange = Exchange("crm.retry", type="direct", durable=True)
+        self.retry_queue = Queue(
+            f"{name}.retry", exchange=retry_exchange, routing_key=name, durable=True,
+            queue_arguments={"x-message-ttl": settings.event_retry_delay_ms,
+                             "x-dead-letter-exchange": "",
+                             "x-dead-letter-routing-key": name})
+        self.dead_queue = Queue(f"{name}.dlq", exchange=Exchange("crm.dlq", type="direct",
+                                                                 durable=True),
+                                routing_key=name, durable=True)
+        self.retry_exchange = retry_exchange
+        self.publisher = Publisher(self.container.config[AMQP_URI_CONFIG_KEY],
+                                   declare=[self.retry_queue, self.dead_queue])
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if exc_info is not None:
+            self._retry_or_park(message, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _retry_or_park(self, message, exc_info):
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
+        headers = dict(message.headers or {}, **{ATTEMPT_HEADER: attempt + 1})
+        parked = attempt >= self.max_attempts
+        target = self.dead_queue if parked else self.retry_queue
+        log.warning("event handler %s failed (attempt %s), %s", self.method_name, attempt,
+                    "parked in dead-letter queue" if parked else "will retry",
+                    exc_info=exc_info)
+        # Published before the ack: if this publish fails the ack never happens and the
+        # broker redelivers the original.
+        self.publisher.publish(message.body, exchange=target.exchange,
+                               routing_key=target.routing_key, headers=headers,
+                               serializer="json", delivery_mode=2)
+
+
+def event_handler(source_service: str, event_type: str):
+    """Decorate a service method `(self, event: dict)` to handle each event once."""
+    def decorator(fn):
+        @functools.wraps(fn)
+        def handle_once(self, event):
+            unit = unit_of_work_of(self)
+            consumer = f"{type(self).name}.{fn.__name__}"
+            if not unit.claim_event(event["event_id"], consumer):
+                log.info("skipping event %s already handled by %s", event["event_id"], consumer)
+                return None
+            return fn(self, event)
+        return IdempotentEventHandler.decorator(
+            source_service, event_type, reliable_delivery=True,
+            requeue_on_error=False)(handle_once)
+    return decorator

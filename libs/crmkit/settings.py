@@ -1,0 +1,108 @@
+"""Configuration read from environment variables, once per process.
+
+Every variable the system understands is read through `env` here or in a service's own
+settings module, so `env.dump()` lists exactly what a deployment may set. Required values
+(secrets) have no default and fail fast at start.
+"""
+from dataclasses import dataclass
+
+from environs import Env
+
+env = Env()
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    amqp_uri: str
+    rpc_timeout: float
+    max_workers: int
+    event_retry_delay_ms: int
+    event_max_attempts: int
+
+    def nameko_config(self) -> dict:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "max_workers": self.max_workers,
+            "parent_calls_tracked": 10,
+        }
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    pool_size: int
+    max_overflow: int
+    outbox_poll_interval: float
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    secret: str
+    access_ttl: int
+    refresh_ttl: int
+    issuer: str = "crm"
+
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    endpoint: str | None
+    access_key: str
+    secret_key: str
+    secure: bool
+    region: str
+
+
+def bus_settings() -> BusSettings:
+    return BusSettings(
+        amqp_uri=env.str("CRM_AMQP_URI", DEFAULT_AMQP_URI),
+        rpc_timeout=env.float("CRM_RPC_TIMEOUT", 10.0),
+        # nameko's default of 10 workers caps a process at 10 calls in flight.
+        max_workers=env.int("CRM_MAX_WORKERS", 64),
+        event_retry_delay_ms=env.int("CRM_EVENT_RETRY_DELAY_MS", 2000),
+        event_max_attempts=env.int("CRM_EVENT_MAX_ATTEMPTS", 5),
+    )
+
+
+def database_name(service: str) -> str:
+    return f"{env.str('CRM_DB_PREFIX', 'crm')}_{service}"
+
+
+def postgres_server_url() -> str:
+    return env.str("CRM_POSTGRES_URL", DEFAULT_POSTGRES_URL).rstrip("/")
+
+
+def database_settings(service: str) -> DatabaseSettings:
+    return DatabaseSettings(
+        url=f"{postgres_server_url()}/{database_name(service)}",
+        pool_size=env.int("CRM_DB_POOL_SIZE", 10),
+        max_overflow=env.int("CRM_DB_MAX_OVERFLOW", 10),
+        outbox_poll_interval=env.float("CRM_OUTBOX_POLL_INTERVAL", 1.0),
+    )
+
+
+def token_settings() -> TokenSettings:
+    secret = env.str("CRM_JWT_SECRET")
+    if len(secret) < 32:
+        raise ValueError("CRM_JWT_SECRET must be at least 32 characters")
+    return TokenSettings(
+        secret=secret,
+        access_ttl=env.int("CRM_ACCESS_TOKEN_TTL", 900),
+        refresh_ttl=env.int("CRM_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
+    )
+
+
+def object_store_settings() -> ObjectStoreSettings:
+    return ObjectStoreSettings(
+        endpoint=env.str("MINIO_ENDPOINT", None),
+        access_key=env.str("MINIO_ACCESS_KEY", "crm-local"),
+        secret_key=env.str("MINIO_SECRET_KEY", "crm-local-secret"),
+        secure=env.bool("MINIO_SECURE", False),
+        region=env.str("MINIO_REGION", "us-east-1"),
+    )
+
+
+def log_level() -> str:
+    return env.str("CRM_LOG_LEVEL", "INFO").upper()

@@ -1,0 +1,1 @@
+"""accounts: organisation tree, users, roles, credentials and the audit of its records."""

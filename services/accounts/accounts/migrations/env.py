@@ -1,0 +1,5 @@
+from accounts.models import Base
+from crmkit.migrations import run_env
+from crmkit.tables import kit_metadata
+
+run_env([Base.metadata, kit_metadata])

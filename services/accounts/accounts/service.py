@@ -1,0 +1,113 @@
+"""nameko entrypoints of the accounts service: validate, call one handler, return a dict."""
+from sqlalchemy import text
+
+from accounts import handlers, schemas
+from accounts.settings import load as load_settings
+from crmkit.context import CallerContext
+from crmkit.database import Database
+from crmkit.entrypoints import rpc
+from crmkit.errors import NotAuthenticated
+from crmkit.idempotency import idempotent
+from crmkit.validation import load
+
+settings = load_settings()
+
+
+def _require_login(caller):
+    if not caller.authenticated:
+        raise NotAuthenticated("Log in first")
+
+
+class AccountsService:
+    name = "accounts"
+
+    db = Database()
+    caller = CallerContext()
+
+    @rpc
+    def health(self):
+        self.db.session.execute(text("SELECT 1"))
+        return {"service": self.name, "database": True}
+
+    # --- authentication -----------------------------------------------------------------
+    @rpc(sensitive_arguments=("data.password",))
+    def issue_token(self, data):
+        return handlers.issue_token(self.db, settings, load(schemas.TokenRequestSchema(), data))
+
+    @rpc(sensitive_arguments=("data.refresh_token",))
+    def refresh_token(self, data):
+        return handlers.refresh_token(self.db, settings,
+                                      load(schemas.RefreshRequestSchema(), data))
+
+    @rpc(sensitive_arguments=("data.refresh_token",))
+    def logout(self, data=None):
+        _require_login(self.caller)
+        return handlers.logout(self.db, load(schemas.LogoutRequestSchema(), data or {}))
+
+    @rpc
+    def list_revocations(self):
+        return handlers.list_revocations(self.db, settings)
+
+    @rpc
+    def get_me(self):
+        _require_login(self.caller)
+        return handlers.get_me(self.db)
+
+    # --- org units ----------------------------------------------------------------------
+    @rpc
+    @idempotent("create_org_unit")
+    def create_org_unit(self, data):
+        _require_login(self.caller)
+        return handlers.create_org_unit(self.db, load(schemas.OrgUnitCreateSchema(), data))
+
+    @rpc
+    def get_org_unit(self, org_unit_id):
+        _require_login(self.caller)
+        return handlers.get_org_unit(self.db, org_unit_id)
+
+    @rpc
+    def list_org_units(self, query=None):
+        _require_login(self.caller)
+        return handlers.list_org_units(self.db,
+                                       load(schemas.OrgUnitListQuerySchema(), query or {}))
+
+    @rpc
+    def update_org_unit(self, org_unit_id, data):
+        _require_login(self.caller)
+        return handlers.update_org_unit(self.db, org_unit_id,
+                                        load(schemas.OrgUnitUpdateSchema(), data))
+
+    # --- users --------------------------------------------------------------------------
+    @rpc(sensitive_arguments=("data.password",))
+    @idempotent("create_user")
+    def create_user(self, data):
+        _require_login(self.caller)
+        return handlers.create_user(self.db, load(schemas.UserCreateSchema(), data))
+
+    @rpc
+    def get_user(self, user_id):
+        _require_login(self.caller)
+        return handlers.get_user(self.db, user_id)
+
+    @rpc
+    def list_users(self, query=None):
+        _require_login(self.caller)
+        return handlers.list_users(self.db, load(schemas.UserListQuerySchema(), query or {}))
+
+    @rpc(sensitive_arguments=("data.password", "data.current_password"))
+    def update_user(self, user_id, data):
+        _require_login(self.caller)
+        return handlers.update_user(self.db, user_id, load(schemas.UserUpdateSchema(), data))
+
+    @rpc
+    @idempotent("reassign_user_records")
+    def reassign_user_records(self, user_id, data):
+        _require_login(self.caller)
+        return handlers.reassign_user_records(self.db, user_id,
+                                              load(schemas.ReassignSchema(), data))
+
+    # --- audit --------------------------------------------------------------------------
+    @rpc
+    def list_audit(self, query=None):
+        _require_login(self.caller)
+        return handlers.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))

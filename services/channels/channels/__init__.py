@@ -1,0 +1,1 @@
+"""channels: channel partners, tiers, credit, stores, inspection forms and lines, action plans."""

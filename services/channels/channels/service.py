@@ -1,0 +1,18 @@
+"""nameko entrypoints of the channels service."""
+from sqlalchemy import text
+
+from crmkit.context import CallerContext
+from crmkit.database import Database
+from crmkit.entrypoints import rpc
+
+
+class ChannelsService:
+    name = "channels"
+
+    db = Database()
+    caller = CallerContext()
+
+    @rpc
+    def health(self):
+        self.db.session.execute(text("SELECT 1"))
+        return {"service": self.name, "database": True}

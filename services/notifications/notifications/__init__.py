@@ -1,0 +1,1 @@
+"""notifications: inbox, schedules, reminders, delivery log, webhook subscriptions."""

@@ -1,0 +1,1 @@
+"""reporting: read models built only from other services' events; exports."""

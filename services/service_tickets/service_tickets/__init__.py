@@ -1,0 +1,1 @@
+"""service_tickets: consumers, registered products, repair tickets, work logs, spare parts, stocks, parts orders, surveys."""
