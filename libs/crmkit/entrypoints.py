@@ -118,7 +118,7 @@ class IdempotentEventHandler(EventHandler):
                     exc_info=exc_info)
         # Published before the ack: if this publish fails the ack never happens and the
         # broker redelivers the original.
-        self.publisher.publish(message.body, exchange=target.exchange,
+        self.publisher.publish(message.payload, exchange=target.exchange,
                                routing_key=target.routing_key, headers=headers,
                                serializer="json", delivery_mode=2)
 

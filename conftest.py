@@ -1,0 +1,63 @@
+"""Test-run isolation shared by every level: one RabbitMQ vhost and one set of databases
+(`crmtest_<id>_<service>`) per run, created before any service module reads its settings
+and removed afterwards."""
+import eventlet
+
+# nameko's containers and standalone proxies need cooperative sockets (nameko 2.14's
+# pytest plugin no longer patches).
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import uuid  # noqa: E402
+
+pytest_plugins = ["crmkit.testing"]
+
+RUN_ID = uuid.uuid4().hex[:8]
+VHOST = f"crmtest_{RUN_ID}"
+DB_PREFIX = f"crmtest_{RUN_ID}"
+
+
+def _rabbitmqctl(*args) -> bool:
+    if not shutil.which("rabbitmqctl"):
+        return False
+    return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True).returncode == 0
+
+
+def pytest_configure(config):
+    os.environ["CRM_DB_PREFIX"] = DB_PREFIX
+    base = os.environ.get("CRM_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+    if _rabbitmqctl("add_vhost", VHOST) and _rabbitmqctl(
+            "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"):
+        os.environ["CRM_AMQP_URI"] = f"{base}/{VHOST}"
+    else:
+        os.environ["CRM_AMQP_URI"] = f"{base}/"
+    os.environ.setdefault("CRM_JWT_SECRET", "test-secret-" + "x" * 40)
+    os.environ.setdefault("CRM_BOOTSTRAP_ADMIN_PASSWORD", "admin-test-password")
+    os.environ["CRM_EVENT_RETRY_DELAY_MS"] = "200"
+    os.environ["CRM_EVENT_MAX_ATTEMPTS"] = "3"
+    os.environ["CRM_OUTBOX_POLL_INTERVAL"] = "0.2"
+    os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
+    try:
+        from psycogreen.eventlet import patch_psycopg
+        patch_psycopg()
+    except ImportError:
+        pass
+
+
+def pytest_unconfigure(config):
+    try:
+        from sqlalchemy import create_engine, pool, text
+        from crmkit.settings import postgres_server_url
+        engine = create_engine(f"{postgres_server_url()}/postgres",
+                               isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                                 {"p": f"{DB_PREFIX}_%"}).scalars().all()
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 (cleanup must not hide the test result)
+        print(f"cleanup of test databases failed: {exc}")
+    _rabbitmqctl("delete_vhost", VHOST)

@@ -1,0 +1,57 @@
+"""Fixtures for service-level tests: migrated per-run databases and running nameko
+containers on the per-run vhost. Loaded as a pytest plugin by tests that need them."""
+import pytest
+from nameko.containers import ServiceContainer
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from crmkit.context import Caller
+from crmkit.migrations import upgrade
+from crmkit.settings import bus_settings
+
+
+@pytest.fixture(scope="session")
+def nameko_config():
+    return bus_settings().nameko_config()
+
+
+@pytest.fixture(scope="session")
+def migrated():
+    """Upgrade every service database once per run; returns the migrate function."""
+    done = set()
+
+    def migrate(service: str):
+        if service not in done:
+            upgrade(service)
+            done.add(service)
+    return migrate
+
+
+@pytest.fixture
+def start_service(nameko_config):
+    containers = []
+
+    def start(service_cls):
+        container = ServiceContainer(service_cls, nameko_config)
+        container.start()
+        containers.append(container)
+        return container
+    yield start
+    for container in containers:
+        container.stop()
+
+
+@pytest.fixture
+def rpc_as(nameko_config):
+    """`rpc_as(caller, "accounts")` -> a proxy that calls as that caller."""
+    proxies = []
+
+    def make(caller: Caller | None, service: str, **extra_context):
+        context = dict(caller.to_context_data()) if caller else {}
+        context.update(extra_context)
+        context = {k: v for k, v in context.items() if v is not None}
+        proxy = ServiceRpcProxy(service, nameko_config, context_data=context, timeout=15)
+        proxies.append(proxy)
+        return proxy.start()
+    yield make
+    for proxy in proxies:
+        proxy.stop()

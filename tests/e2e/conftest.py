@@ -1,0 +1,46 @@
+"""The whole local stack, started once per test session and driven over HTTP."""
+import os
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
+from local_stack import Stack, free_port  # noqa: E402
+
+ADMIN_PASSWORD = os.environ["CRM_BOOTSTRAP_ADMIN_PASSWORD"]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    env = dict(os.environ)
+    stack = Stack(env=env, log_dir=tmp_path_factory.mktemp("stack-logs"),
+                  gateway_port=free_port())
+    try:
+        stack.start()
+    except Exception:
+        for log in sorted(stack.log_dir.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        stack.stop()
+        raise
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack):
+    with httpx.Client(base_url=f"{stack.url}/api/v1", timeout=20) as client:
+        yield client
+
+
+def _login(api, username, password) -> dict:
+    reply = api.post("/auth/token", json={"username": username, "password": password})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+@pytest.fixture(scope="session")
+def admin(api):
+    token = _login(api, "admin", ADMIN_PASSWORD)["access_token"]
+    return {"Authorization": f"Bearer {token}"}
