@@ -49,6 +49,7 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     try:
         from sqlalchemy import create_engine, pool, text
+
         from crmkit.settings import postgres_server_url
         engine = create_engine(f"{postgres_server_url()}/postgres",
                                isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)

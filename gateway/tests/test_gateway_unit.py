@@ -11,7 +11,6 @@ from gateway.revocations import Revocations
 from gateway.routes import ROUTES
 from gateway.rpc_client import RemoteError
 
-
 NOW = int(time.time())
 
 

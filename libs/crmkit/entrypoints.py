@@ -15,11 +15,16 @@ import logging
 
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
-from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
-                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.events import EventHandler
-from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Responder as NamekoResponder
+from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
 from crmkit.database import translate_db_error, unit_of_work_of
 from crmkit.errors import CrmError

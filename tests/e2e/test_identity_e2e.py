@@ -107,7 +107,8 @@ def test_scope_follows_the_org_tree(api, org):
     assert api.get(f"/users/{b['sales']['id']}", headers=bearer(a["mtoken"])).status_code == 404
     assert api.get(f"/org-units/{b['region']['id']}",
                    headers=bearer(a["mtoken"])).status_code == 404
-    ids = {u["id"] for u in api.get("/users?limit=500", headers=bearer(a["mtoken"])).json()["items"]}
+    listed = api.get("/users?limit=500", headers=bearer(a["mtoken"])).json()["items"]
+    ids = {u["id"] for u in listed}
     assert a["sales"]["id"] in ids and b["sales"]["id"] not in ids
     admin_attempt = api.post("/users", headers=bearer(a["mtoken"]), json={
         "username": unique("adm"), "password": "admin-pass-12", "display_name": "x",

@@ -12,13 +12,18 @@ from accounts.schemas import AuditEntrySchema, MeSchema, OrgUnitSchema, UserSche
 from accounts.settings import AccountsSettings
 from crmkit.context import Caller
 from crmkit.database import UnitOfWork, utcnow
-from crmkit.errors import Conflict, Forbidden, NotAuthenticated, NotFound, TooManyRequests
-from crmkit.errors import ValidationFailed
+from crmkit.errors import (
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
 from crmkit.pagination import page, paginate
 from crmkit.scope import child_path, is_within, subtree_filter
 from crmkit.tables import audit_log
-from crmkit.tokens import (hash_secret, issue_access_token, new_refresh_secret,
-                           split_refresh_token)
+from crmkit.tokens import hash_secret, issue_access_token, new_refresh_secret, split_refresh_token
 
 user_schema = UserSchema()
 org_unit_schema = OrgUnitSchema()
@@ -233,8 +238,8 @@ def _move_org_unit(unit: UnitOfWork, org_unit: OrgUnit, new_parent_id: int) -> N
     if not domain.may_manage_users_at(unit.caller, new_parent.path):
         raise Forbidden("You may not move org units there")
     if is_within(new_parent.path, org_unit.path):
-        raise Conflict("An org unit cannot move below itself", {"parent_id": ["inside the moved subtree"]},
-                       code="cycle")
+        raise Conflict("An org unit cannot move below itself",
+                       {"parent_id": ["inside the moved subtree"]}, code="cycle")
     problem = domain.parent_kind_problem(org_unit.kind, new_parent.kind)
     if problem:
         raise _invalid("parent_id", problem)

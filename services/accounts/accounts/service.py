@@ -1,12 +1,11 @@
 """nameko entrypoints of the accounts service: validate, call one handler, return a dict."""
-from sqlalchemy import text
-
 from accounts import handlers, schemas
 from accounts.settings import load as load_settings
 from crmkit.context import CallerContext
 from crmkit.database import Database
 from crmkit.entrypoints import rpc
 from crmkit.errors import NotAuthenticated
+from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.validation import load
 
@@ -26,8 +25,7 @@ class AccountsService:
 
     @rpc
     def health(self):
-        self.db.session.execute(text("SELECT 1"))
-        return {"service": self.name, "database": True}
+        return {"service": self.name, "database": database_ready(self.db)}
 
     # --- authentication -----------------------------------------------------------------
     @rpc(sensitive_arguments=("data.password",))

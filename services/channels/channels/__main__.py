@@ -3,7 +3,7 @@ from crmkit.green import patch
 
 patch()
 
-from crmkit.runner import run_service  # noqa: E402
 from channels.service import ChannelsService  # noqa: E402
+from crmkit.runner import run_service  # noqa: E402
 
 run_service(ChannelsService)

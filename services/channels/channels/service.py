@@ -1,9 +1,8 @@
 """nameko entrypoints of the channels service."""
-from sqlalchemy import text
-
 from crmkit.context import CallerContext
 from crmkit.database import Database
 from crmkit.entrypoints import rpc
+from crmkit.health import database_ready
 
 
 class ChannelsService:
@@ -14,5 +13,4 @@ class ChannelsService:
 
     @rpc
     def health(self):
-        self.db.session.execute(text("SELECT 1"))
-        return {"service": self.name, "database": True}
+        return {"service": self.name, "database": database_ready(self.db)}

@@ -1,1 +1,2 @@
-"""service_tickets: consumers, registered products, repair tickets, work logs, spare parts, stocks, parts orders, surveys."""
+"""service_tickets: consumers, registered products, repair tickets, work logs, spare
+parts, stocks, parts orders, surveys."""

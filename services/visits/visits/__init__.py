@@ -1,1 +1,2 @@
-"""visits: visit plans, visits, check-ins, photos (object keys and hashes), detail fields, targets."""
+"""visits: visit plans, visits, check-ins, photos (object keys and hashes), detail
+fields, targets."""

@@ -1,9 +1,8 @@
 """nameko entrypoints of the visits service."""
-from sqlalchemy import text
-
 from crmkit.context import CallerContext
 from crmkit.database import Database
 from crmkit.entrypoints import rpc
+from crmkit.health import database_ready
 from visits.storage import PhotoStorage
 
 
@@ -16,5 +15,5 @@ class VisitsService:
 
     @rpc
     def health(self):
-        self.db.session.execute(text("SELECT 1"))
-        return {"service": self.name, "database": True, "object_store": self.photos.ready()}
+        return {"service": self.name, "database": database_ready(self.db),
+                "object_store": self.photos.ready()}

@@ -3,10 +3,10 @@ import pytest
 from nameko.exceptions import IncorrectSignature
 
 from accounts.service import AccountsService
+from accounts.settings import load
 from crmkit import errors
 from crmkit.context import Caller
 from crmkit.tokens import verify_access_token
-from accounts.settings import load
 
 ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
 

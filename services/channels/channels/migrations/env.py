@@ -1,5 +1,5 @@
+from channels.models import Base
 from crmkit.migrations import run_env
 from crmkit.tables import kit_metadata
-from channels.models import Base
 
 run_env([Base.metadata, kit_metadata])
