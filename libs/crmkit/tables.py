@@ -1,17 +1,17 @@
 """Tables the kit keeps in every service's own database: outbox, handled events,
 idempotency keys and the audit log. Each service's migrations create them."""
 from sqlalchemy import (
-                        BigInteger,
-                        Column,
-                        DateTime,
-                        Index,
-                        Integer,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        func,
-                        text,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 

@@ -1,5 +1,7 @@
 """Fixtures for service-level tests: migrated per-run databases and running nameko
-containers on the per-run vhost. Loaded as a pytest plugin by tests that need them."""
+containers on the per-run vhost, and a poll helper. Loaded as a pytest plugin."""
+import time
+
 import pytest
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -16,7 +18,7 @@ def nameko_config():
 
 @pytest.fixture(scope="session")
 def migrated():
-    """Upgrade every service database once per run; returns the migrate function."""
+    """`migrated("accounts")` upgrades that service's database, once per run."""
     done = set()
 
     def migrate(service: str):
@@ -55,3 +57,14 @@ def rpc_as(nameko_config):
     yield make
     for proxy in proxies:
         proxy.stop()
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
+    """Poll `predicate` until it is true or `timeout` passes (for effects that travel
+    through the bus asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -6,6 +6,8 @@ import httpx
 import jwt
 import pytest
 
+from crmkit.testing import wait_until
+
 pytestmark = pytest.mark.e2e
 
 
@@ -21,15 +23,6 @@ def token_of(api, username, password) -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(scope="module")

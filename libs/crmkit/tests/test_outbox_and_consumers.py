@@ -1,24 +1,41 @@
 """The outbox and idempotent-consumer guarantees with the real broker and database: an
 event whose relay stopped between commit and publish arrives once the relay is back,
 exactly once in effect even when the relay published it twice; a consumer that keeps
-failing retries a bounded number of times, then parks the event in a dead-letter queue."""
+failing retries a bounded number of times, then parks the event in a dead-letter queue;
+an RPC whose commit fails answers with the failure, not with success."""
+import json
 import time
 import uuid
 
 import pytest
 from kombu import Connection
-from sqlalchemy import Column, MetaData, String, Table, create_engine, func, insert, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    func,
+    insert,
+    select,
+)
 
-from crmkit.database import Database, UnitOfWork
+from crmkit import errors
+from crmkit.database import Database
 from crmkit.entrypoints import event_handler, rpc
 from crmkit.migrations import ensure_database
 from crmkit.outbox import EventPublisher, relay_once
 from crmkit.settings import bus_settings, database_settings
 from crmkit.tables import kit_metadata, outbox
+from crmkit.testing import wait_until
 
 probe_metadata = MetaData()
 received = Table("received", probe_metadata, Column("event_id", String(36)),
                  Column("note", String(100)))
+# Checked only at COMMIT: a duplicate passes every statement and fails the commit itself.
+claims = Table("claims", probe_metadata, Column("key", String(20)),
+               UniqueConstraint("key", deferrable=True, initially="DEFERRED"))
 
 
 class ProbeProducer:
@@ -28,8 +45,10 @@ class ProbeProducer:
     db = Database(relay=False)
 
     @rpc
-    def noop(self):
-        return None
+    def claim_twice(self, key):
+        self.db.session.execute(insert(claims), [{"key": key}, {"key": key}])
+        self.db.emit("thing_happened", {"note": f"claimed {key}"})
+        return "ok"
 
 
 class ProbeConsumer:
@@ -56,7 +75,7 @@ def _fresh_engine(service: str, metadata_list):
 
 @pytest.fixture
 def engines():
-    producer = _fresh_engine("probe_producer", [kit_metadata])
+    producer = _fresh_engine("probe_producer", [kit_metadata, probe_metadata])
     consumer = _fresh_engine("probe_consumer", [kit_metadata, probe_metadata])
     yield producer, consumer
     producer.dispose()
@@ -70,15 +89,6 @@ def _commit_event(engine, event_type, note) -> str:
             event_id=event_id, type=event_type, version=1,
             occurred_at=func.now(), actor={}, data={"note": note}))
     return event_id
-
-
-def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 class CrashAfterPublish(EventPublisher):
@@ -110,7 +120,7 @@ def test_event_survives_a_stopped_relay_and_is_handled_exactly_once(engines, sta
                             .where(outbox.c.event_id == event_id)).scalar() is None
 
     assert relay_once(producer_db, EventPublisher(amqp_uri, "probe_producer")) == 1
-    assert _wait(lambda: handled() == 1)
+    assert wait_until(lambda: handled() == 1)
     time.sleep(1.0)  # the duplicate delivery has had time to arrive and be skipped
     assert handled() == 1
     with producer_db.connect() as conn:
@@ -134,22 +144,22 @@ def test_failing_consumer_retries_then_parks_the_event(engines, start_service):
                 return channel.queue_declare(dlq, passive=True).message_count >= 1
             except Exception:  # noqa: BLE001 (not declared yet)
                 return False
-        assert _wait(parked, timeout=15)
+        assert wait_until(parked, timeout=15)
         message = channel.basic_get(dlq, no_ack=True)
-    import json
     body = json.loads(message.body)
     assert body["event_id"] == event_id
     assert message.headers["x-crm-attempt"] == 4  # three attempts, then parked
 
 
-def test_unit_of_work_commits_before_the_reply(engines):
-    """A unit that fails to commit reports the failure instead of a success."""
+def test_a_failed_commit_is_the_reply_and_leaves_no_event(engines, start_service, rpc_as):
+    """The unit of work commits before nameko replies: if the commit fails, the caller
+    hears the failure (a commit after the reply would have answered "ok")."""
     producer_db, _ = engines
-    from sqlalchemy.orm import sessionmaker
-    unit = UnitOfWork(sessionmaker(producer_db), {}, "probe_producer")
-    unit.emit("thing_happened", {"note": "rolled back"})
-    unit.rollback()
-    unit.close()
+    start_service(ProbeProducer)
+    with pytest.raises(errors.Conflict) as info:
+        rpc_as(None, "probe_producer").claim_twice(key="k1")
+    assert info.value.code == "duplicate"
     with producer_db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox).where(
-            outbox.c.data["note"].astext == "rolled back")).scalar() == 0
+            outbox.c.data["note"].astext == "claimed k1")).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(claims)).scalar() == 0
