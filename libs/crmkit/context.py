@@ -68,6 +68,13 @@ class Caller:
     def as_actor(self) -> dict:
         return {"user_id": self.user_id, "roles": sorted(self.roles), "org_path": self.org_path}
 
+    @classmethod
+    def from_actor(cls, actor: dict) -> "Caller":
+        """The caller recorded in an event envelope, for work done later on their behalf
+        (with their scope, not the consumer's)."""
+        return cls(user_id=actor.get("user_id"), roles=frozenset(actor.get("roles") or ()),
+                   org_path=actor.get("org_path"))
+
 
 ANONYMOUS = Caller(user_id=None)
 SYSTEM = Caller(user_id=None, roles=frozenset({"system"}), org_path="/")

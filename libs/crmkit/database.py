@@ -70,6 +70,10 @@ class UnitOfWork:
         self.service = service
         self.emitted = 0
 
+    def act_as(self, caller: Caller) -> None:
+        """Work done later on someone's behalf (an event's actor) runs with their scope."""
+        self.caller = caller
+
     @property
     def session(self) -> Session:
         if self._session is None:

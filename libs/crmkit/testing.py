@@ -1,8 +1,10 @@
 """Fixtures for service-level tests: migrated per-run databases and running nameko
 containers on the per-run vhost, and a poll helper. Loaded as a pytest plugin."""
 import time
+import uuid
 
 import pytest
+from kombu import Connection, Exchange, Queue
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ServiceRpcProxy
 
@@ -68,3 +70,44 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+class EventTap:
+    """An exclusive queue bound to a service's event exchange: what a consumer would see."""
+
+    def __init__(self, connection: Connection, service: str, event_types):
+        exchange = Exchange(f"{service}.events", type="topic", durable=True)
+        self.channel = connection.channel()
+        self.queue = Queue(f"tap-{uuid.uuid4().hex[:8]}", exchange=exchange,
+                           exclusive=True)(self.channel)
+        exchange(self.channel).declare()
+        self.queue.declare()
+        for event_type in event_types:
+            self.queue.bind_to(exchange=exchange, routing_key=event_type)
+        self.seen: list[dict] = []
+
+    def drain(self) -> list[dict]:
+        while (message := self.queue.get(no_ack=True)) is not None:
+            self.seen.append(message.decode())
+        return self.seen
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> dict | None:
+        """The first event (envelope) matching `predicate`, waiting up to `timeout`."""
+        found: list = []
+
+        def check():
+            found[:] = [e for e in self.drain() if predicate(e)]
+            return bool(found)
+        wait_until(check, timeout)
+        return found[0] if found else None
+
+
+@pytest.fixture
+def event_tap():
+    """`event_tap("channels", "store_created", ...)` -> an `EventTap` listening from now."""
+    connection = Connection(bus_settings().amqp_uri)
+
+    def make(service: str, *event_types):
+        return EventTap(connection, service, event_types)
+    yield make
+    connection.release()
