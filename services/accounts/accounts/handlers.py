@@ -457,6 +457,19 @@ def reassign_user_records(unit: UnitOfWork, user_id: int, data: dict) -> dict:
             "reassigned_reports": len(moved), "event_id": event_id}
 
 
+# --- directory (for other services' read copies) -----------------------------------------
+def get_directory_entries(unit: UnitOfWork, data: dict) -> list[dict]:
+    """Where each user sits, without scope: other services keep this in their read copy of
+    the directory and apply their own scope rules to it. Not routed by the gateway."""
+    rows = unit.session.execute(
+        select(User, OrgUnit.path).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(User.id.in_(data["user_ids"]))).all()
+    return [{"id": r.User.id, "display_name": r.User.display_name,
+             "org_unit_id": r.User.org_unit_id, "org_path": r.path,
+             "manager_id": r.User.manager_id, "roles": list(r.User.roles),
+             "active": r.User.active} for r in rows]
+
+
 # --- audit ------------------------------------------------------------------------------
 def list_audit(unit: UnitOfWork, query: dict) -> dict:
     caller = unit.caller

@@ -170,6 +170,10 @@ class ReassignResultSchema(Schema):
     event_id = fields.String()
 
 
+class DirectoryRequestSchema(Schema):
+    user_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=500))
+
+
 # --- audit ------------------------------------------------------------------------------
 AUDITED_RESOURCES = ("user", "org_unit")
 

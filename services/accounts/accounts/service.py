@@ -104,6 +104,12 @@ class AccountsService:
         return handlers.reassign_user_records(self.db, user_id,
                                               load(schemas.ReassignSchema(), data))
 
+    @rpc
+    def get_directory_entries(self, data):
+        """Service-to-service only (other services' directory read copies)."""
+        return handlers.get_directory_entries(self.db,
+                                              load(schemas.DirectoryRequestSchema(), data))
+
     # --- audit --------------------------------------------------------------------------
     @rpc
     def list_audit(self, query=None):
