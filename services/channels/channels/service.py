@@ -1,8 +1,15 @@
-"""nameko entrypoints of the channels service."""
-from crmkit.context import CallerContext
+"""nameko entrypoints of the channels service: validate, call one use case, return a dict."""
+from channels import action_plans, inspections, ownership, partners, schemas, store_import, stores
+from crmkit import directory
+from crmkit.context import Caller, CallerContext
 from crmkit.database import Database
-from crmkit.entrypoints import rpc
+from crmkit.entrypoints import event_handler, rpc
+from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
+from crmkit.idempotency import idempotent
+from crmkit.pagination import PageQuerySchema
+from crmkit.rpc_client import TimedRpcProxy
+from crmkit.validation import load
 
 
 class ChannelsService:
@@ -10,7 +17,188 @@ class ChannelsService:
 
     db = Database()
     caller = CallerContext()
+    accounts = TimedRpcProxy("accounts")
+
+    def _people(self) -> directory.UserDirectory:
+        return directory.UserDirectory(
+            self.db, lambda ids: self.accounts.get_directory_entries(data={"user_ids": ids}))
+
+    def _login(self) -> directory.UserDirectory:
+        if not self.caller.authenticated:
+            raise NotAuthenticated("Log in first")
+        return self._people()
 
     @rpc
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
+
+    # --- partners -----------------------------------------------------------------------
+    @rpc
+    @idempotent("create_partner")
+    def create_partner(self, data):
+        people = self._login()
+        return partners.create_partner(self.db, people,
+                                       load(schemas.PartnerCreateSchema(), data))
+
+    @rpc
+    def get_partner(self, partner_id):
+        self._login()
+        return partners.get_partner(self.db, partner_id)
+
+    @rpc
+    def list_partners(self, query=None):
+        self._login()
+        return partners.list_partners(self.db,
+                                      load(schemas.PartnerListQuerySchema(), query or {}))
+
+    @rpc
+    def update_partner(self, partner_id, data):
+        people = self._login()
+        return partners.update_partner(self.db, people, partner_id,
+                                       load(schemas.PartnerUpdateSchema(), data))
+
+    @rpc
+    def get_partner_history(self, partner_id, query=None):
+        self._login()
+        return partners.partner_history(self.db, partner_id,
+                                        load(PageQuerySchema(), query or {}))
+
+    # --- stores -------------------------------------------------------------------------
+    @rpc
+    @idempotent("create_store")
+    def create_store(self, data):
+        people = self._login()
+        return stores.create_store(self.db, people, load(schemas.StoreCreateSchema(), data))
+
+    @rpc
+    def get_store(self, store_id):
+        self._login()
+        return stores.get_store(self.db, store_id)
+
+    @rpc
+    def list_stores(self, query=None):
+        self._login()
+        return stores.list_stores(self.db, load(schemas.StoreListQuerySchema(), query or {}))
+
+    @rpc
+    def update_store(self, store_id, data):
+        people = self._login()
+        return stores.update_store(self.db, people, store_id,
+                                   load(schemas.StoreUpdateSchema(), data))
+
+    @rpc(sensitive_arguments=("data.content_base64",))
+    @idempotent("import_stores")
+    def import_stores(self, data):
+        self._login()
+        return store_import.start_store_import(self.db,
+                                               load(schemas.ImportRequestSchema(), data))
+
+    @rpc
+    def get_import(self, import_id):
+        people = self._login()
+        return store_import.get_import(self.db, people, import_id)
+
+    @event_handler("channels", "store_import_queued")
+    def run_store_import(self, event):
+        # The job runs with the uploader's scope, recorded in the event.
+        self.db.act_as(Caller.from_actor(event["actor"]))
+        store_import.run_store_import(self.db, self._people(), event["data"]["import_id"])
+
+    # --- inspection forms ---------------------------------------------------------------
+    @rpc
+    @idempotent("create_inspection")
+    def create_inspection(self, data):
+        people = self._login()
+        return inspections.create_inspection(self.db, people,
+                                             load(schemas.InspectionCreateSchema(), data))
+
+    @rpc
+    def get_inspection(self, inspection_id):
+        self._login()
+        return inspections.get_inspection(self.db, inspection_id)
+
+    @rpc
+    def list_inspections(self, query=None):
+        self._login()
+        return inspections.list_inspections(
+            self.db, load(schemas.InspectionListQuerySchema(), query or {}))
+
+    @rpc
+    def update_inspection(self, inspection_id, data):
+        people = self._login()
+        return inspections.update_inspection(self.db, people, inspection_id,
+                                             load(schemas.InspectionUpdateSchema(), data))
+
+    @rpc
+    @idempotent("add_inspection_line")
+    def add_inspection_line(self, inspection_id, data):
+        self._login()
+        return inspections.add_line(self.db, inspection_id,
+                                    load(schemas.InspectionLineCreateSchema(), data))
+
+    @rpc
+    def submit_inspection(self, inspection_id, data=None):
+        self._login()
+        return inspections.submit_inspection(self.db, inspection_id)
+
+    @rpc
+    def review_inspection(self, inspection_id, data=None):
+        people = self._login()
+        return inspections.review_inspection(self.db, people, inspection_id,
+                                             load(schemas.ReviewSchema(), data or {}))
+
+    # --- action plans -------------------------------------------------------------------
+    @rpc
+    @idempotent("create_action_plan")
+    def create_action_plan(self, data):
+        people = self._login()
+        return action_plans.create_plan(self.db, people,
+                                        load(schemas.ActionPlanCreateSchema(), data))
+
+    @rpc
+    def get_action_plan(self, plan_id):
+        self._login()
+        return action_plans.get_plan(self.db, plan_id)
+
+    @rpc
+    def list_action_plans(self, query=None):
+        self._login()
+        return action_plans.list_plans(self.db,
+                                       load(schemas.ActionPlanListQuerySchema(), query or {}))
+
+    @rpc
+    @idempotent("add_action_plan_entry")
+    def add_action_plan_entry(self, plan_id, data):
+        self._login()
+        return action_plans.add_entry(self.db, plan_id,
+                                      load(schemas.ActionPlanEntryCreateSchema(), data))
+
+    @rpc
+    def add_action_plan_collaborator(self, plan_id, data):
+        people = self._login()
+        return action_plans.add_collaborator(self.db, people, plan_id,
+                                             load(schemas.CollaboratorSchema(), data))
+
+    @rpc
+    def get_action_plan_history(self, plan_id):
+        self._login()
+        return action_plans.plan_history(self.db, plan_id)
+
+    # --- the directory read copy and accounts' commands ---------------------------------
+    @event_handler("accounts", "user_created")
+    def on_user_created(self, event):
+        directory.apply_user_event(self.db, event)
+
+    @event_handler("accounts", "user_updated")
+    def on_user_updated(self, event):
+        directory.apply_user_event(self.db, event)
+
+    @event_handler("accounts", "org_unit_moved")
+    def on_org_unit_moved(self, event):
+        directory.apply_org_unit_moved(self.db, event)
+
+    @event_handler("accounts", "user_records_reassigned")
+    def on_user_records_reassigned(self, event):
+        self.db.act_as(Caller.from_actor(event["actor"]))
+        ownership.reassign_records(self.db, event["data"]["from_user_id"],
+                                   event["data"]["to_user_id"])

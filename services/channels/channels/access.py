@@ -1,0 +1,53 @@
+"""Scope checks every channels use case shares: find a record the caller may see, check
+they may change it, check a new owner."""
+from sqlalchemy import select
+
+from channels import domain
+from crmkit.database import UnitOfWork
+from crmkit.directory import Person, UserDirectory, owned_within
+from crmkit.errors import Forbidden, NotFound, ValidationFailed
+
+
+def invalid(field: str, problem: str) -> ValidationFailed:
+    return ValidationFailed(problem, {field: [problem]})
+
+
+def scoped(stmt, model, unit: UnitOfWork):
+    """Restrict a query on an owned model to the caller's subtree."""
+    condition = owned_within(model.owner_id, unit.caller)
+    return stmt if condition is None else stmt.where(condition)
+
+
+def visible(unit: UnitOfWork, model, record_id: int, what: str, *, field: str | None = None,
+            lock: bool = False):
+    """The record if it exists in the caller's scope; 404 (or 400 on `field`) otherwise:
+    a record outside scope answers as if it did not exist."""
+    stmt = scoped(select(model).where(model.id == record_id), model, unit)
+    if lock:
+        stmt = stmt.with_for_update(of=model)
+    record = unit.session.execute(stmt).scalar_one_or_none()
+    if record is None:
+        if field:
+            raise invalid(field, f"no such {what}")
+        raise NotFound(f"No such {what}")
+    return record
+
+
+def require_maintainer(unit: UnitOfWork, owner_id: int, what: str) -> None:
+    if not domain.may_maintain(unit.caller, owner_id):
+        raise Forbidden(f"You may not change this {what}")
+
+
+def check_new_owner(unit: UnitOfWork, people: UserDirectory, owner_id: int,
+                    field: str = "owner_id") -> Person:
+    """An owner must be an active user in the caller's subtree; channel owners keep what
+    they create."""
+    if not domain.may_assign_owner(unit.caller, owner_id):
+        raise Forbidden("Your role may only own records itself",
+                        {field: ["must be yourself"]})
+    return people.require(owner_id, field, within=unit.caller)
+
+
+def require_role(unit: UnitOfWork, roles: frozenset, action: str) -> None:
+    if not unit.caller.roles & roles:
+        raise Forbidden(f"Your role may not {action}")

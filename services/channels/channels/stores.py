@@ -1,0 +1,77 @@
+"""Stores and service points: create, read, change. Every change is published
+(`store_created` / `store_updated`) so visits can keep its read copy of locations."""
+from sqlalchemy import func, or_, select
+
+from channels import domain
+from channels.access import check_new_owner, require_maintainer, require_role, scoped, visible
+from channels.models import Partner, Store
+from channels.schemas import StoreSchema
+from crmkit.database import UnitOfWork
+from crmkit.directory import UserDirectory
+from crmkit.errors import Conflict
+from crmkit.pagination import page, paginate
+
+store_schema = StoreSchema()
+
+
+def _check_code_free(unit: UnitOfWork, code: str) -> None:
+    taken = unit.session.execute(
+        select(Store.id).where(func.lower(Store.code) == code.lower())).first()
+    if taken:
+        raise Conflict("A store with this code exists", {"code": ["already taken"]},
+                       code="duplicate_code")
+
+
+def create_store(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
+    require_role(unit, domain.MAINTAINERS, "create stores")
+    owner_id = data.pop("owner_id", unit.caller.user_id)
+    check_new_owner(unit, people, owner_id)
+    visible(unit, Partner, data["partner_id"], "partner", field="partner_id")
+    _check_code_free(unit, data["code"])
+    store = Store(**data, owner_id=owner_id)
+    unit.session.add(store)
+    unit.session.flush()
+    unit.session.refresh(store)
+    dumped = store_schema.dump(store)
+    unit.audit("create", "store", store.id, None, dumped)
+    unit.emit("store_created", {"store": dumped})
+    return dumped
+
+
+def get_store(unit: UnitOfWork, store_id: int) -> dict:
+    return store_schema.dump(visible(unit, Store, store_id, "store"))
+
+
+def list_stores(unit: UnitOfWork, query: dict) -> dict:
+    stmt = scoped(select(Store), Store, unit)
+    for name in ("partner_id", "owner_id", "region", "status"):
+        if name in query:
+            stmt = stmt.where(getattr(Store, name) == query[name])
+    if "q" in query:
+        pattern = f"%{query['q']}%"
+        stmt = stmt.where(or_(Store.name.ilike(pattern), Store.code.ilike(pattern),
+                              Store.address.ilike(pattern)))
+    rows = unit.session.execute(paginate(stmt, Store.id, query["limit"],
+                                         query["cursor"])).scalars().all()
+    return page([store_schema.dump(r) for r in rows], query["limit"])
+
+
+def update_store(unit: UnitOfWork, people: UserDirectory, store_id: int, data: dict) -> dict:
+    store = visible(unit, Store, store_id, "store", lock=True)
+    require_maintainer(unit, store.owner_id, "store")
+    changed = {k: v for k, v in data.items() if getattr(store, k) != v}
+    if "owner_id" in changed:
+        check_new_owner(unit, people, changed["owner_id"])
+    if "partner_id" in changed:
+        visible(unit, Partner, changed["partner_id"], "partner", field="partner_id")
+    if not changed:
+        return store_schema.dump(store)
+    before = store_schema.dump(store)
+    for name, value in changed.items():
+        setattr(store, name, value)
+    unit.session.flush()
+    unit.session.refresh(store)
+    after = store_schema.dump(store)
+    unit.audit("update", "store", store.id, before, after)
+    unit.emit("store_updated", {"store": after, "changed": sorted(changed)})
+    return after
