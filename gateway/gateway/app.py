@@ -1,6 +1,7 @@
 """The gateway application: authentication, api.md's conventions, and one generic handler
 that turns each route of the table into an RPC call."""
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -86,8 +87,7 @@ class Gateway:
             raise NotAuthenticated("The token has been revoked", code="token_revoked")
         return caller, claims
 
-    async def read_body(self, request: Request, route: Route):
-        limit = self.settings.max_body_bytes
+    async def _read_limited(self, request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise HttpError(413, "payload_too_large", f"The body exceeds {limit} bytes")
@@ -97,7 +97,10 @@ class Gateway:
             if size > limit:
                 raise HttpError(413, "payload_too_large", f"The body exceeds {limit} bytes")
             chunks.append(chunk)
-        raw = b"".join(chunks)
+        return b"".join(chunks)
+
+    async def read_body(self, request: Request, route: Route):
+        raw = await self._read_limited(request, self.settings.max_body_bytes)
         if not raw.strip():
             if route.body_optional:
                 return {}
@@ -111,6 +114,30 @@ class Gateway:
         except (ValueError, RecursionError) as exc:
             raise HttpError(400, "invalid_json", "The body is not valid JSON",
                             {"_body": [str(exc)[:200]]}) from None
+
+    async def read_upload(self, request: Request) -> dict:
+        """A file sent as the multipart/form-data field `file`, passed on base64-encoded
+        (the bus speaks JSON). The size limit is checked before anything is parsed."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HttpError(400, "invalid_input", "Send the file as multipart/form-data",
+                            {"file": ["send the file as the multipart field 'file'"]})
+        raw = await self._read_limited(request, self.settings.max_upload_bytes)
+
+        async def replay():
+            return {"type": "http.request", "body": raw, "more_body": False}
+        try:
+            form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+        except Exception as exc:  # noqa: BLE001 (any parser failure is the client's input)
+            raise HttpError(400, "invalid_input", "The multipart body is malformed",
+                            {"file": [str(exc)[:200] or "malformed multipart body"]}) from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HttpError(400, "invalid_input", "The field 'file' is missing",
+                            {"file": ["required"]})
+        content = await upload.read()
+        await form.close()
+        return {"filename": (upload.filename or "")[:255] or None,
+                "content_base64": base64.b64encode(content).decode("ascii")}
 
     def idempotency(self, request: Request, route: Route, body) -> dict:
         key = request.headers.get("idempotency-key")
@@ -134,7 +161,11 @@ class Gateway:
         if not route.public:
             caller, _ = self.authenticate(request)
             context.update(caller.to_context_data())
-        if route.body is not None:
+        if route.upload:
+            body = await self.read_upload(request)
+            kwargs["data"] = body
+            context.update(self.idempotency(request, route, body))
+        elif route.body is not None:
             body = await self.read_body(request, route)
             kwargs["data"] = body
             context.update(self.idempotency(request, route, body))

@@ -29,7 +29,8 @@ def build_spec(routes, prefix: str) -> dict:
 
     def ref(schema_cls):
         name = _schema_name(schema_cls)
-        if name not in registered:
+        # Nested schemas are registered by the plugin when their parent is.
+        if name not in registered and name not in spec.components.schemas:
             spec.components.schema(name, schema=schema_cls)
             registered.add(name)
         return {"$ref": f"#/components/schemas/{name}"}
@@ -48,7 +49,11 @@ def build_spec(routes, prefix: str) -> dict:
                            "schema": {"type": "string", "maxLength": 200}})
         if params:
             operation["parameters"] = params
-        if route.body is not None:
+        if route.upload:
+            operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary"}}}}}}
+        elif route.body is not None:
             operation["requestBody"] = {"required": not route.body_optional, "content": {
                 "application/json": {"schema": ref(route.body)}}}
         if route.response is None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from marshmallow import Schema
 
 from accounts import schemas as accounts
+from channels import schemas as channels
+from crmkit.pagination import PageQuerySchema
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Route:
     many: bool = False
     body_optional: bool = False
     creates: bool = False
+    # The body is a multipart file upload (field `file`), not JSON.
+    upload: bool = False
 
 
 ROUTES = [
@@ -62,6 +66,85 @@ ROUTES = [
     Route("GET", "/audit", "accounts", "list_audit", "Who changed a record, when, how",
           "audit", query=accounts.AuditQuerySchema, response=accounts.AuditEntrySchema,
           many=True),
+    # channels: partners
+    Route("POST", "/partners", "channels", "create_partner", "Create a channel partner",
+          "channels", body=channels.PartnerCreateSchema, response=channels.PartnerSchema,
+          status=201, creates=True),
+    Route("GET", "/partners", "channels", "list_partners", "List partners in scope",
+          "channels", query=channels.PartnerListQuerySchema, response=channels.PartnerSchema,
+          many=True),
+    Route("GET", "/partners/{partner_id}", "channels", "get_partner", "Get a partner",
+          "channels", response=channels.PartnerSchema),
+    Route("PATCH", "/partners/{partner_id}", "channels", "update_partner",
+          "Change a partner (tier, owner and credit changes are kept as history)", "channels",
+          body=channels.PartnerUpdateSchema, response=channels.PartnerSchema),
+    Route("GET", "/partners/{partner_id}/history", "channels", "get_partner_history",
+          "Tier, owner and credit changes of a partner, newest first", "channels",
+          query=PageQuerySchema, response=channels.PartnerChangeSchema, many=True),
+    # channels: stores
+    Route("POST", "/stores", "channels", "create_store", "Create a store or service point",
+          "stores", body=channels.StoreCreateSchema, response=channels.StoreSchema,
+          status=201, creates=True),
+    Route("GET", "/stores", "channels", "list_stores", "List stores in scope", "stores",
+          query=channels.StoreListQuerySchema, response=channels.StoreSchema, many=True),
+    Route("GET", "/stores/{store_id}", "channels", "get_store", "Get a store", "stores",
+          response=channels.StoreSchema),
+    Route("PATCH", "/stores/{store_id}", "channels", "update_store", "Change a store",
+          "stores", body=channels.StoreUpdateSchema, response=channels.StoreSchema),
+    Route("POST", "/stores/import", "channels", "import_stores",
+          "Import stores from a CSV or XLSX file (multipart field `file`); all or nothing",
+          "stores", response=channels.ImportJobSchema, status=202, creates=True,
+          upload=True),
+    Route("GET", "/imports/{import_id}", "channels", "get_import",
+          "Progress and per-row errors of an import", "stores",
+          response=channels.ImportJobSchema),
+    # channels: inspection forms
+    Route("POST", "/inspections", "channels", "create_inspection",
+          "Create a partner's inspection form for a month", "inspections",
+          body=channels.InspectionCreateSchema, response=channels.InspectionSchema,
+          status=201, creates=True),
+    Route("GET", "/inspections", "channels", "list_inspections",
+          "Search inspection forms (partner name, owner, status, month, last update)",
+          "inspections", query=channels.InspectionListQuerySchema,
+          response=channels.InspectionSchema, many=True),
+    Route("GET", "/inspections/{inspection_id}", "channels", "get_inspection",
+          "Get an inspection form with its lines", "inspections",
+          response=channels.InspectionDetailSchema),
+    Route("PATCH", "/inspections/{inspection_id}", "channels", "update_inspection",
+          "Change a draft inspection form", "inspections",
+          body=channels.InspectionUpdateSchema, response=channels.InspectionSchema),
+    Route("POST", "/inspections/{inspection_id}/lines", "channels", "add_inspection_line",
+          "Add a detail line to a draft form", "inspections",
+          body=channels.InspectionLineCreateSchema, response=channels.InspectionLineSchema,
+          status=201, creates=True),
+    Route("POST", "/inspections/{inspection_id}/submit", "channels", "submit_inspection",
+          "Submit a draft form", "inspections", response=channels.InspectionSchema),
+    Route("POST", "/inspections/{inspection_id}/review", "channels", "review_inspection",
+          "Review a submitted form (someone above the submitter)", "inspections",
+          body=channels.ReviewSchema, body_optional=True, response=channels.InspectionSchema),
+    # channels: action plans
+    Route("POST", "/action-plans", "channels", "create_action_plan",
+          "Create a store or channel action plan for a period", "action plans",
+          body=channels.ActionPlanCreateSchema, response=channels.ActionPlanSchema,
+          status=201, creates=True),
+    Route("GET", "/action-plans", "channels", "list_action_plans",
+          "List action plans in scope or shared with you", "action plans",
+          query=channels.ActionPlanListQuerySchema, response=channels.ActionPlanSchema,
+          many=True),
+    Route("GET", "/action-plans/{plan_id}", "channels", "get_action_plan",
+          "Get an action plan with its entries", "action plans",
+          response=channels.ActionPlanDetailSchema),
+    Route("POST", "/action-plans/{plan_id}/entries", "channels", "add_action_plan_entry",
+          "Add a decision, to-do, progress note or verification step", "action plans",
+          body=channels.ActionPlanEntryCreateSchema, response=channels.ActionPlanEntrySchema,
+          status=201, creates=True),
+    Route("POST", "/action-plans/{plan_id}/collaborators", "channels",
+          "add_action_plan_collaborator",
+          "Add a collaborator (notifies them and the owner's manager)", "action plans",
+          body=channels.CollaboratorSchema, response=channels.ActionPlanSchema),
+    Route("GET", "/action-plans/{plan_id}/history", "channels", "get_action_plan_history",
+          "The plans of the previous three periods of the same subject", "action plans",
+          response=channels.ActionPlanDetailSchema, many=True),
 ]
 
 # Services whose health /readyz asks over the bus.
