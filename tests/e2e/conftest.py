@@ -9,7 +9,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
 from local_stack import Stack, free_port  # noqa: E402
 
-ADMIN_PASSWORD = os.environ["CRM_BOOTSTRAP_ADMIN_PASSWORD"]
 
 
 @pytest.fixture(scope="session")
@@ -42,5 +41,13 @@ def _login(api, username, password) -> dict:
 
 @pytest.fixture(scope="session")
 def admin(api):
-    token = _login(api, "admin", ADMIN_PASSWORD)["access_token"]
+    token = _login(api, "admin", os.environ["CRM_BOOTSTRAP_ADMIN_PASSWORD"])["access_token"]
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def login(api):
+    """`login(username, password)` -> Authorization headers for that user."""
+    def headers_for(username: str, password: str) -> dict:
+        return {"Authorization": f"Bearer {_login(api, username, password)['access_token']}"}
+    return headers_for
