@@ -10,7 +10,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
 from local_stack import Stack, free_port  # noqa: E402
 
 
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     env = dict(os.environ)

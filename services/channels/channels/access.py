@@ -1,11 +1,12 @@
 """Scope checks every channels use case shares: find a record the caller may see, check
 they may change it, check a new owner."""
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from channels import domain
 from crmkit.database import UnitOfWork
 from crmkit.directory import Person, UserDirectory, owned_within
 from crmkit.errors import Forbidden, NotFound, ValidationFailed
+from crmkit.pagination import page, paginate
 
 
 def invalid(field: str, problem: str) -> ValidationFailed:
@@ -51,3 +52,19 @@ def check_new_owner(unit: UnitOfWork, people: UserDirectory, owner_id: int,
 def require_role(unit: UnitOfWork, roles: frozenset, action: str) -> None:
     if not unit.caller.roles & roles:
         raise Forbidden(f"Your role may not {action}")
+
+
+def list_page(unit: UnitOfWork, model, query: dict, equal: tuple[str, ...],
+              searched: tuple = (), dump=None) -> dict:
+    """One page of an owned model in scope: `equal` filters by the query's values, `q`
+    searches the `searched` columns (contains, case-insensitive)."""
+    stmt = scoped(select(model), model, unit)
+    for name in equal:
+        if name in query:
+            stmt = stmt.where(getattr(model, name) == query[name])
+    if "q" in query and searched:
+        pattern = f"%{query['q']}%"
+        stmt = stmt.where(or_(*(column.ilike(pattern) for column in searched)))
+    rows = unit.session.execute(paginate(stmt, model.id, query["limit"],
+                                         query["cursor"])).scalars().all()
+    return page([dump(r) for r in rows], query["limit"])

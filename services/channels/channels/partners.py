@@ -1,13 +1,13 @@
 """Channel partners: create, read, change (tier, owner and credit changes kept as history)."""
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from channels import domain
 from channels.access import (
     check_new_owner,
     invalid,
+    list_page,
     require_maintainer,
     require_role,
-    scoped,
     visible,
 )
 from channels.models import Partner, PartnerChange
@@ -16,7 +16,7 @@ from crmkit.database import UnitOfWork
 from crmkit.directory import UserDirectory
 from crmkit.errors import Conflict
 from crmkit.field_rules import HIDDEN, check_writable, mask, rule_for
-from crmkit.pagination import page, paginate
+from crmkit.pagination import page
 
 partner_schema = PartnerSchema()
 change_schema = PartnerChangeSchema()
@@ -83,16 +83,8 @@ def get_partner(unit: UnitOfWork, partner_id: int) -> dict:
 
 
 def list_partners(unit: UnitOfWork, query: dict) -> dict:
-    stmt = scoped(select(Partner), Partner, unit)
-    for name in ("kind", "tier", "owner_id", "parent_id"):
-        if name in query:
-            stmt = stmt.where(getattr(Partner, name) == query[name])
-    if "q" in query:
-        pattern = f"%{query['q']}%"
-        stmt = stmt.where(or_(Partner.name.ilike(pattern), Partner.code.ilike(pattern)))
-    rows = unit.session.execute(paginate(stmt, Partner.id, query["limit"],
-                                         query["cursor"])).scalars().all()
-    return page([dump(unit, r) for r in rows], query["limit"])
+    return list_page(unit, Partner, query, ("kind", "tier", "owner_id", "parent_id"),
+                     (Partner.name, Partner.code), lambda p: dump(unit, p))
 
 
 def update_partner(unit: UnitOfWork, people: UserDirectory, partner_id: int,

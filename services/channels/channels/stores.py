@@ -1,15 +1,14 @@
 """Stores and service points: create, read, change. Every change is published
 (`store_created` / `store_updated`) so visits can keep its read copy of locations."""
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from channels import domain
-from channels.access import check_new_owner, require_maintainer, require_role, scoped, visible
+from channels.access import check_new_owner, list_page, require_maintainer, require_role, visible
 from channels.models import Partner, Store
 from channels.schemas import StoreSchema
 from crmkit.database import UnitOfWork
 from crmkit.directory import UserDirectory
 from crmkit.errors import Conflict
-from crmkit.pagination import page, paginate
 
 store_schema = StoreSchema()
 
@@ -43,17 +42,8 @@ def get_store(unit: UnitOfWork, store_id: int) -> dict:
 
 
 def list_stores(unit: UnitOfWork, query: dict) -> dict:
-    stmt = scoped(select(Store), Store, unit)
-    for name in ("partner_id", "owner_id", "region", "status"):
-        if name in query:
-            stmt = stmt.where(getattr(Store, name) == query[name])
-    if "q" in query:
-        pattern = f"%{query['q']}%"
-        stmt = stmt.where(or_(Store.name.ilike(pattern), Store.code.ilike(pattern),
-                              Store.address.ilike(pattern)))
-    rows = unit.session.execute(paginate(stmt, Store.id, query["limit"],
-                                         query["cursor"])).scalars().all()
-    return page([store_schema.dump(r) for r in rows], query["limit"])
+    return list_page(unit, Store, query, ("partner_id", "owner_id", "region", "status"),
+                     (Store.name, Store.code, Store.address), store_schema.dump)
 
 
 def update_store(unit: UnitOfWork, people: UserDirectory, store_id: int, data: dict) -> dict:
