@@ -241,6 +241,9 @@ def test_store_import_is_all_or_nothing_and_not_repeated(system, event_tap):
     listed = owner.list_stores(query={"partner_id": partner["id"], "limit": "500"})["items"]
     assert len(listed) == 300 and listed[0]["owner_id"] == a["channel_owner"].user_id
     assert wait_until(lambda: sum(len(e["data"]["stores"]) for e in tap.drain()) == 300)
+    # Events carry each store as `get_store` shows it (built without the schema, for speed).
+    announced = tap.seen[0]["data"]["stores"][0]
+    assert announced == owner.get_store(store_id=announced["id"])
     # The same rows in another file are duplicates of the database now: nothing imported.
     clash = _wait_job(owner, owner.import_stores(data={
         "content_base64": base64.b64encode(_csv(good[:2]).encode()).decode()})["id"])
