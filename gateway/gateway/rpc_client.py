@@ -69,7 +69,10 @@ class RpcClient:
             correlation_id=correlation_id, reply_to=self.reply_queue.name, headers=headers,
             delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT)
         try:
-            await self.exchange.publish(message, routing_key=f"{service}.{method}")
+            # Not mandatory: without publisher confirms aiormq cannot match a returned
+            # request to its caller and only logs it; an absent service is a timeout.
+            await self.exchange.publish(message, routing_key=f"{service}.{method}",
+                                        mandatory=False)
             body = await asyncio.wait_for(future, timeout or self.timeout)
         except TimeoutError:
             raise ServiceUnavailable(f"{service} did not answer in time") from None
