@@ -114,7 +114,9 @@ class Stack:
                 "for s in sys.argv[1:]:\n    upgrade(s)\n"
                 "from accounts.bootstrap import bootstrap\n"
                 "from accounts.settings import bootstrap_admin_password\n"
-                "bootstrap(bootstrap_admin_password())\n")
+                "bootstrap(bootstrap_admin_password())\n"
+                "from crmkit.bus import declare_event_queues\n"
+                "declare_event_queues(sys.argv[1:])\n")
         subprocess.run([sys.executable, "-c", code, *SERVICES], env=self.env, cwd=ROOT,
                        check=True, stdout=subprocess.DEVNULL)
 

@@ -276,3 +276,39 @@ def test_reassigned_records_and_moved_units_follow_their_owner(system):
                       == [city_store["id"]])
     with pytest.raises(errors.NotFound):
         manager.get_store(store_id=city_store["id"])
+
+
+def test_events_published_before_the_first_start_wait_in_declared_queues(migrated,
+                                                                        start_service):
+    """The migrate step declares every consumer queue, so events published before a
+    service ever ran are not dropped by the broker."""
+    from kombu import Connection
+    from sqlalchemy import create_engine, select
+
+    from crmkit.bus import declare_event_queues, event_queues, service_class
+    from crmkit.database import utcnow
+    from crmkit.directory import directory_users
+    from crmkit.outbox import EventPublisher
+    from crmkit.settings import bus_settings, database_settings
+
+    migrated("channels")
+    config = bus_settings().nameko_config()
+    with Connection(config["AMQP_URI"]) as connection:  # as if channels never ran here
+        channel = connection.channel()
+        for queue in event_queues(service_class("channels"), config):
+            queue(channel).delete()
+    assert any("user_created" in name for name in declare_event_queues(["channels"]))
+    user_id = int(uuid.uuid4().int % 10**12) + 10**12
+    publisher = EventPublisher(config["AMQP_URI"], "accounts")
+    publisher.publish({"event_id": str(uuid.uuid4()), "type": "user_created", "version": 1,
+                       "occurred_at": utcnow().isoformat(), "actor": {}, "data": {
+                           "user": {"id": user_id, "display_name": "早到", "org_unit_id": 1,
+                                    "manager_id": None, "roles": ["analyst"],
+                                    "active": True}, "org_path": "/1/"}}, None)
+    publisher.close()
+    start_service(ChannelsService)
+    engine = create_engine(database_settings("channels").url)
+    with engine.connect() as conn:
+        assert wait_until(lambda: conn.execute(select(directory_users.c.display_name).where(
+            directory_users.c.user_id == user_id)).scalar() == "早到")
+    engine.dispose()
