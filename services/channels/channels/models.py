@@ -54,6 +54,9 @@ class Partner(Timestamps, Base):
         Index("uq_partners_code_lower", func.lower(code), unique=True),
         Index("ix_partners_owner_id", "owner_id"),
         Index("ix_partners_parent_id", "parent_id"),
+        # Search by any part of the name (`ILIKE '%...%'`, Chinese included) uses trigrams.
+        Index("ix_partners_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
         CheckConstraint("credit_limit >= 0", name="credit_not_negative"),
     )
 
