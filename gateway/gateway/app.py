@@ -172,7 +172,19 @@ class Gateway:
         if route.query is not None:
             kwargs["query"] = dict(request.query_params)
         context[ctx.REQUEST_ID] = request_id_var.get()
-        return await self.rpc.call(route.service, route.rpc, kwargs, context)
+        return await self.rpc.call(self.service_for(request, route), route.rpc, kwargs,
+                                   context)
+
+    @staticmethod
+    def service_for(request: Request, route: Route) -> str:
+        if route.service_by is None:
+            return route.service
+        name, owners = route.service_by
+        service = owners.get(request.query_params.get(name, ""))
+        if service is None:
+            raise HttpError(400, "invalid_input", f"Unknown {name}",
+                            {name: [f"one of {', '.join(sorted(owners))}"]})
+        return service
 
     def endpoint(self, route: Route):
         async def handle(request: Request):

@@ -7,7 +7,12 @@ from marshmallow import Schema
 
 from accounts import schemas as accounts
 from channels import schemas as channels
+from crmkit.audit import AuditEntrySchema, audit_query_schema
 from crmkit.pagination import PageQuerySchema
+
+# Which service keeps the audit log of each resource.
+AUDIT_OWNERS = {**dict.fromkeys(accounts.AUDITED_RESOURCES, "accounts"),
+                **dict.fromkeys(channels.AUDITED_RESOURCES, "channels")}
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class Route:
     creates: bool = False
     # The body is a multipart file upload (field `file`), not JSON.
     upload: bool = False
+    # (query parameter, {value: service}): the service is chosen by that parameter.
+    service_by: tuple[str, dict[str, str]] | None = None
 
 
 ROUTES = [
@@ -64,8 +71,8 @@ ROUTES = [
           "Move every record the user owns (all services) to another user", "identity",
           body=accounts.ReassignSchema, response=accounts.ReassignResultSchema, creates=True),
     Route("GET", "/audit", "accounts", "list_audit", "Who changed a record, when, how",
-          "audit", query=accounts.AuditQuerySchema, response=accounts.AuditEntrySchema,
-          many=True),
+          "audit", query=audit_query_schema(AUDIT_OWNERS), response=AuditEntrySchema,
+          many=True, service_by=("resource", AUDIT_OWNERS)),
     # channels: partners
     Route("POST", "/partners", "channels", "create_partner", "Create a channel partner",
           "channels", body=channels.PartnerCreateSchema, response=channels.PartnerSchema,

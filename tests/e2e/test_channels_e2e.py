@@ -64,6 +64,25 @@ def test_partner_round_trips_chinese_and_money(api, region):
     assert set(bad.json()["error"]["fields"]) >= {"code", "name", "kind", "credit_limit"}
 
 
+def test_partner_changes_are_audited_and_history_kept(api, region):
+    partner = region["partner"]
+    manager = region["region_manager"]["headers"]
+    changed = api.patch(f"/partners/{partner['id']}", headers=manager,
+                        json={"tier": "gold", "credit_limit": "250000", "note": "季度评审"})
+    assert changed.status_code == 200 and changed.json()["credit_limit"] == "250000.00"
+    audit = api.get("/audit", headers=manager,
+                    params={"resource": "partner", "id": partner["id"]}).json()["items"]
+    assert [e["action"] for e in audit][:2] == ["update", "create"]
+    assert audit[0]["before"]["tier"] is None and audit[0]["after"]["tier"] == "gold"
+    history = api.get(f"/partners/{partner['id']}/history", headers=manager).json()["items"]
+    assert {h["field"] for h in history} >= {"tier", "credit_limit"}
+    unknown = api.get("/audit", headers=manager, params={"resource": "spaceship", "id": 1})
+    assert unknown.status_code == 400 and "resource" in unknown.json()["error"]["fields"]
+    owner = region["channel_owner"]["headers"]
+    assert api.get("/audit", headers=owner, params={"resource": "partner",
+                                                    "id": partner["id"]}).status_code == 403
+
+
 def test_store_import_from_csv_and_xlsx_with_row_report(api, region):
     owner = region["channel_owner"]["headers"]
     code = region["partner"]["code"]

@@ -8,8 +8,9 @@ from sqlalchemy import func, or_, select, update
 from accounts import domain
 from accounts.models import AuthSession, OrgUnit, User
 from accounts.passwords import hash_password, needs_rehash, verify_password
-from accounts.schemas import AuditEntrySchema, MeSchema, OrgUnitSchema, UserSchema
+from accounts.schemas import MeSchema, OrgUnitSchema, UserSchema
 from accounts.settings import AccountsSettings
+from crmkit.audit import audit_page
 from crmkit.context import Caller
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.errors import (
@@ -22,7 +23,6 @@ from crmkit.errors import (
 )
 from crmkit.pagination import page, paginate
 from crmkit.scope import child_path, is_within, subtree_filter
-from crmkit.tables import audit_log
 from crmkit.tokens import hash_secret, issue_access_token, new_refresh_secret, split_refresh_token
 
 user_schema = UserSchema()
@@ -479,11 +479,4 @@ def list_audit(unit: UnitOfWork, query: dict) -> dict:
         _visible_user(unit, query["id"])
     else:
         _visible_org_unit(unit, query["id"])
-    stmt = select(audit_log).where(audit_log.c.resource == query["resource"],
-                                   audit_log.c.resource_id == str(query["id"]))
-    if query["cursor"] is not None:
-        stmt = stmt.where(audit_log.c.id < query["cursor"])
-    rows = unit.session.execute(stmt.order_by(audit_log.c.id.desc())
-                                .limit(query["limit"] + 1)).all()
-    schema = AuditEntrySchema()
-    return page([schema.dump(r._mapping) for r in rows], query["limit"])
+    return audit_page(unit, query)

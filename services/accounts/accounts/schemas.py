@@ -3,6 +3,7 @@ gateway documents)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from accounts.domain import ORG_KINDS, ROLES
+from crmkit.audit import audit_query_schema
 from crmkit.fields import Id, Text
 from crmkit.pagination import PageQuerySchema
 
@@ -178,18 +179,4 @@ class DirectoryRequestSchema(Schema):
 AUDITED_RESOURCES = ("user", "org_unit")
 
 
-class AuditQuerySchema(PageQuerySchema):
-    resource = fields.String(required=True, validate=validate.OneOf(AUDITED_RESOURCES))
-    id = Id(required=True, strict=False)
-
-
-class AuditEntrySchema(Schema):
-    id = fields.Integer()
-    at = fields.DateTime()
-    actor_id = fields.Integer(allow_none=True)
-    action = fields.String()
-    resource = fields.String()
-    resource_id = fields.String()
-    before = fields.Dict(allow_none=True)
-    after = fields.Dict(allow_none=True)
-    request_id = fields.String(allow_none=True)
+AuditQuerySchema = audit_query_schema(AUDITED_RESOURCES)

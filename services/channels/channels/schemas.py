@@ -3,6 +3,7 @@ gateway documents)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from channels.domain import PARTNER_KINDS, PARTNER_STATUSES, STORE_STATUSES, TIERS
+from crmkit.audit import audit_query_schema
 from crmkit.fields import Id, Money, Month, Percent, Text
 from crmkit.pagination import PageQuerySchema
 
@@ -340,3 +341,7 @@ class ActionPlanListQuerySchema(PageQuerySchema):
     partner_id = Id(strict=False)
     owner_id = Id(strict=False)
     period = Month()
+
+
+AUDITED_RESOURCES = ("partner", "store", "inspection", "action_plan")
+AuditQuerySchema = audit_query_schema(AUDITED_RESOURCES)

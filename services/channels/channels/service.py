@@ -1,5 +1,14 @@
 """nameko entrypoints of the channels service: validate, call one use case, return a dict."""
-from channels import action_plans, inspections, ownership, partners, schemas, store_import, stores
+from channels import (
+    action_plans,
+    audit,
+    inspections,
+    ownership,
+    partners,
+    schemas,
+    store_import,
+    stores,
+)
 from crmkit import directory
 from crmkit.context import Caller, CallerContext
 from crmkit.database import Database
@@ -183,6 +192,11 @@ class ChannelsService:
     def get_action_plan_history(self, plan_id):
         self._login()
         return action_plans.plan_history(self.db, plan_id)
+
+    @rpc
+    def list_audit(self, query=None):
+        self._login()
+        return audit.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))
 
     # --- the directory read copy and accounts' commands ---------------------------------
     @event_handler("accounts", "user_created")
