@@ -129,6 +129,7 @@ class ImportJob(Base):
     imported: Mapped[int] = mapped_column(Integer, server_default="0")
     error_count: Mapped[int] = mapped_column(Integer, server_default="0")
     errors: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         # The same file uploaded again by the same person is the same import.

@@ -18,6 +18,7 @@ from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
 from crmkit.rpc_client import TimedRpcProxy
+from crmkit.settings import bus_settings
 from crmkit.validation import load
 
 
@@ -111,7 +112,8 @@ class ChannelsService:
     def run_store_import(self, event):
         # The job runs with the uploader's scope, recorded in the event.
         self.db.act_as(Caller.from_actor(event["actor"]))
-        store_import.run_store_import(self.db, self._people(), event["data"]["import_id"])
+        store_import.run_store_import(self.db, self._people(), event["data"]["import_id"],
+                                      bus_settings().event_max_attempts)
 
     # --- inspection forms ---------------------------------------------------------------
     @rpc

@@ -86,7 +86,8 @@ class Progress:
                          .values(**values))
 
 
-def run_store_import(unit: UnitOfWork, people: UserDirectory, import_id: int) -> None:
+def run_store_import(unit: UnitOfWork, people: UserDirectory, import_id: int,
+                     max_attempts: int) -> None:
     # One runner per job even if a redelivered event arrives while it still runs.
     if not unit.session.execute(text("SELECT pg_try_advisory_xact_lock(:k, :id)"),
                                 {"k": 7301, "id": import_id}).scalar():
@@ -95,7 +96,22 @@ def run_store_import(unit: UnitOfWork, people: UserDirectory, import_id: int) ->
     if job is None or job.status in ("succeeded", "failed"):
         return
     progress = Progress(unit.session.get_bind(), import_id)
-    progress(status="running", started_at=utcnow())
+    attempt = job.attempts + 1
+    progress(status="running", started_at=utcnow(), attempts=attempt)
+    try:
+        _run(unit, people, job, progress)
+    except Exception:
+        if attempt < max_attempts:
+            raise  # the event comes back for another attempt
+        # The last attempt: say so on the job rather than leave it running for ever.
+        unit.rollback()
+        progress(status="failed", finished_at=utcnow(), error_count=1, errors=[{
+            "row": 0, "field": "file",
+            "message": "the import failed unexpectedly; nothing was imported"}])
+        raise
+
+
+def _run(unit: UnitOfWork, people: UserDirectory, job: ImportJob, progress: Progress) -> None:
     try:
         parsed = parse_store_file(job.content, job.filename)
     except StoreFileError as exc:
@@ -108,9 +124,9 @@ def run_store_import(unit: UnitOfWork, people: UserDirectory, import_id: int) ->
     if errors:
         _finish(unit, job, parsed.total, errors)
         return
-    inserted = _insert_stores(unit, parsed.rows, import_id)
-    _publish(unit, import_id, parsed.rows, inserted)
-    unit.audit("import", "store_import", import_id, None,
+    inserted = _insert_stores(unit, parsed.rows, job.id)
+    _publish(unit, job.id, parsed.rows, inserted)
+    unit.audit("import", "store_import", job.id, None,
                {"imported": len(parsed.rows), "sha256": job.sha256, "filename": job.filename})
     _finish(unit, job, parsed.total, [], imported=len(parsed.rows))
 

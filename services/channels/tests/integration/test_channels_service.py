@@ -312,3 +312,43 @@ def test_events_published_before_the_first_start_wait_in_declared_queues(migrate
         assert wait_until(lambda: conn.execute(select(directory_users.c.display_name).where(
             directory_users.c.user_id == user_id)).scalar() == "早到")
     engine.dispose()
+
+
+def test_an_import_that_keeps_failing_ends_failed_not_running(migrated):
+    """The last attempt of a job that fails unexpectedly marks it failed (and nothing is
+    imported) instead of leaving it `running` for ever."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import sessionmaker
+
+    from channels.models import ImportJob, Store
+    from channels.store_import import run_store_import
+    from crmkit.database import UnitOfWork
+    from crmkit.directory import UserDirectory
+    from crmkit.settings import database_settings
+
+    migrated("channels")
+    engine = create_engine(database_settings("channels").url)
+    factory = sessionmaker(engine)
+    code = _name("F")
+    with factory.begin() as session:
+        job = ImportJob(kind="stores", sha256=uuid.uuid4().hex, size=1, created_by=1,
+                        content=f"code,name,partner_code,owner_id\n{code},店,P1,987654\n"
+                        .encode())
+        session.add(job)
+        session.flush()
+        job_id = job.id
+
+    def accounts_down(user_ids):
+        raise RuntimeError("accounts is down")
+    for attempt in (1, 2):
+        unit = UnitOfWork(factory, {}, "channels")
+        unit.act_as(ADMIN)
+        with pytest.raises(RuntimeError):
+            run_store_import(unit, UserDirectory(unit, accounts_down), job_id, max_attempts=2)
+        unit.rollback()
+        unit.close()
+        with factory() as session:
+            status = session.get(ImportJob, job_id).status
+            assert status == ("running" if attempt == 1 else "failed")
+            assert session.execute(select(Store).where(Store.code == code)).first() is None
+    engine.dispose()
