@@ -9,6 +9,7 @@ from accounts import schemas as accounts
 from channels import schemas as channels
 from crmkit.audit import AuditEntrySchema, audit_query_schema
 from crmkit.pagination import PageQuerySchema
+from visits import schemas as visits
 
 # Which service keeps the audit log of each resource.
 AUDIT_OWNERS = {**dict.fromkeys(accounts.AUDITED_RESOURCES, "accounts"),
@@ -152,6 +153,36 @@ ROUTES = [
     Route("GET", "/action-plans/{plan_id}/history", "channels", "get_action_plan_history",
           "The plans of the previous three periods of the same subject", "action plans",
           response=channels.ActionPlanDetailSchema, many=True),
+    # visits
+    Route("POST", "/visit-types", "visits", "create_visit_type",
+          "Define a visit type: custom detail fields and photo policy", "visits",
+          body=visits.VisitTypeCreateSchema, response=visits.VisitTypeSchema, status=201,
+          creates=True),
+    Route("GET", "/visit-types", "visits", "list_visit_types", "List visit types", "visits",
+          query=PageQuerySchema, response=visits.VisitTypeSchema, many=True),
+    Route("POST", "/visits", "visits", "create_visit",
+          "Plan a visit (yourself or a direct report)", "visits",
+          body=visits.VisitCreateSchema, response=visits.VisitSchema, status=201,
+          creates=True),
+    Route("GET", "/visits", "visits", "list_visits", "List visits in scope", "visits",
+          query=visits.VisitListQuerySchema, response=visits.VisitSchema, many=True),
+    Route("GET", "/visits/{visit_id}", "visits", "get_visit",
+          "Get a visit with its fraud signals", "visits", response=visits.VisitDetailSchema),
+    Route("POST", "/visits/{visit_id}/check-in", "visits", "check_in",
+          "Check in on site (distance to the store, radius, fraud signals)", "visits",
+          body=visits.CheckInSchema, response=visits.CheckInResultSchema, creates=True),
+    Route("POST", "/visits/{visit_id}/check-out", "visits", "check_out",
+          "Check out with feedback, needs and the visit type's details", "visits",
+          body=visits.CheckOutSchema, response=visits.VisitSchema, creates=True),
+    Route("GET", "/users/{user_id}/trajectory", "visits", "get_trajectory",
+          "A person's check-ins of a day, in order, with the legs between them", "visits",
+          query=visits.TrajectoryQuerySchema, response=visits.TrajectorySchema),
+    Route("PUT", "/visit-targets", "visits", "set_visit_target",
+          "Set a direct report's monthly visit target (with adjustment)", "visits",
+          body=visits.TargetSetSchema, response=visits.TargetSchema),
+    Route("GET", "/visit-targets", "visits", "list_visit_targets",
+          "Visit targets with progress", "visits", query=visits.TargetQuerySchema,
+          response=visits.TargetSchema, many=True),
 ]
 
 # Services whose health /readyz asks over the bus.

@@ -180,3 +180,11 @@ def owned_within(owner_column, caller: Caller):
     return owner_column.in_(
         select(directory_users.c.user_id)
         .where(directory_users.c.org_path.startswith(caller.org_path, autoescape=True)))
+
+
+def personal_within(owner_column, caller: Caller, managing_roles: frozenset):
+    """SQL condition for personal records (visits, customers, reminders): the owner sees
+    their own, managing roles see their subtree's; peers never see each other's."""
+    if caller.roles & managing_roles:
+        return owned_within(owner_column, caller)
+    return owner_column == caller.user_id

@@ -1,7 +1,12 @@
 """Fixtures for service-level tests: migrated per-run databases and running nameko
 containers on the per-run vhost, and a poll helper. Loaded as a pytest plugin."""
+import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from kombu import Connection, Exchange, Queue
@@ -111,3 +116,37 @@ def event_tap():
         return EventTap(connection, service, event_types)
     yield make
     connection.release()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepting(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def object_store():
+    """An S3 endpoint for the run: `MINIO_ENDPOINT` when set, else moto's server on a free
+    port (the same server the local stack uses). Sets the MINIO_* environment."""
+    if os.environ.get("MINIO_ENDPOINT"):
+        yield os.environ["MINIO_ENDPOINT"]
+        return
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")),
+                               "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_until(lambda: _accepting(port), timeout=30):
+            raise RuntimeError("moto_server did not start")
+        os.environ.update(MINIO_ENDPOINT=f"127.0.0.1:{port}", MINIO_SECURE="false")
+        yield os.environ["MINIO_ENDPOINT"]
+    finally:
+        os.environ.pop("MINIO_ENDPOINT", None)
+        server.terminate()
+        server.wait(10)

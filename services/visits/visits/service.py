@@ -1,9 +1,19 @@
-"""nameko entrypoints of the visits service."""
-from crmkit.context import CallerContext
+"""nameko entrypoints of the visits service: validate, call one use case, return a dict."""
+from crmkit import directory
+from crmkit.context import Caller, CallerContext
 from crmkit.database import Database
-from crmkit.entrypoints import rpc
+from crmkit.entrypoints import event_handler, rpc
+from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
+from crmkit.idempotency import idempotent
+from crmkit.pagination import PageQuerySchema
+from crmkit.rpc_client import TimedRpcProxy
+from crmkit.validation import load
+from visits import schemas, store_copies, targets, trajectory, visit_types, visits
+from visits.settings import load as load_settings
 from visits.storage import PhotoStorage
+
+settings = load_settings()
 
 
 class VisitsService:
@@ -12,8 +22,108 @@ class VisitsService:
     db = Database()
     caller = CallerContext()
     photos = PhotoStorage()
+    accounts = TimedRpcProxy("accounts")
+
+    def _people(self) -> directory.UserDirectory:
+        return directory.UserDirectory(
+            self.db, lambda ids: self.accounts.get_directory_entries(data={"user_ids": ids}))
+
+    def _login(self) -> directory.UserDirectory:
+        if not self.caller.authenticated:
+            raise NotAuthenticated("Log in first")
+        return self._people()
 
     @rpc
     def health(self):
         return {"service": self.name, "database": database_ready(self.db),
                 "object_store": self.photos.ready()}
+
+    # --- visit types --------------------------------------------------------------------
+    @rpc
+    @idempotent("create_visit_type")
+    def create_visit_type(self, data):
+        self._login()
+        return visit_types.create_visit_type(self.db,
+                                             load(schemas.VisitTypeCreateSchema(), data))
+
+    @rpc
+    def list_visit_types(self, query=None):
+        self._login()
+        return visit_types.list_visit_types(self.db, load(PageQuerySchema(), query or {}))
+
+    # --- visits -------------------------------------------------------------------------
+    @rpc
+    @idempotent("create_visit")
+    def create_visit(self, data):
+        people = self._login()
+        return visits.create_visit(self.db, people, load(schemas.VisitCreateSchema(), data))
+
+    @rpc
+    def get_visit(self, visit_id):
+        self._login()
+        return visits.get_visit(self.db, visit_id)
+
+    @rpc
+    def list_visits(self, query=None):
+        self._login()
+        return visits.list_visits(self.db, load(schemas.VisitListQuerySchema(), query or {}))
+
+    @rpc
+    @idempotent("check_in")
+    def check_in(self, visit_id, data):
+        self._login()
+        return visits.check_in(self.db, settings, visit_id, load(schemas.CheckInSchema(), data))
+
+    @rpc
+    @idempotent("check_out")
+    def check_out(self, visit_id, data):
+        self._login()
+        return visits.check_out(self.db, visit_id, load(schemas.CheckOutSchema(), data))
+
+    @rpc
+    def get_trajectory(self, user_id, query=None):
+        people = self._login()
+        return trajectory.trajectory(self.db, people, user_id,
+                                     load(schemas.TrajectoryQuerySchema(), query or {}))
+
+    # --- targets ------------------------------------------------------------------------
+    @rpc
+    def set_visit_target(self, data):
+        people = self._login()
+        return targets.set_target(self.db, people, load(schemas.TargetSetSchema(), data))
+
+    @rpc
+    def list_visit_targets(self, query=None):
+        self._login()
+        return targets.list_targets(self.db, load(schemas.TargetQuerySchema(), query or {}))
+
+    # --- read copies --------------------------------------------------------------------
+    @event_handler("channels", "store_created")
+    def on_store_created(self, event):
+        store_copies.apply_event(self.db, event)
+
+    @event_handler("channels", "store_updated")
+    def on_store_updated(self, event):
+        store_copies.apply_event(self.db, event)
+
+    @event_handler("channels", "stores_imported")
+    def on_stores_imported(self, event):
+        store_copies.apply_event(self.db, event)
+
+    @event_handler("accounts", "user_created")
+    def on_user_created(self, event):
+        directory.apply_user_event(self.db, event)
+
+    @event_handler("accounts", "user_updated")
+    def on_user_updated(self, event):
+        directory.apply_user_event(self.db, event)
+
+    @event_handler("accounts", "org_unit_moved")
+    def on_org_unit_moved(self, event):
+        directory.apply_org_unit_moved(self.db, event)
+
+    @event_handler("accounts", "user_records_reassigned")
+    def on_user_records_reassigned(self, event):
+        self.db.act_as(Caller.from_actor(event["actor"]))
+        visits.reassign_planned(self.db, event["data"]["from_user_id"],
+                                event["data"]["to_user_id"])

@@ -1,0 +1,170 @@
+"""The visits service over real RPC with its real database; stores come from the real
+channels service through its events, people from accounts."""
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts.service import AccountsService
+from channels.service import ChannelsService
+from crmkit import errors
+from crmkit.context import Caller
+from crmkit.testing import wait_until
+
+ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
+SHANGHAI = (31.2304, 121.4737)
+
+
+def _name(prefix):
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def system(object_store, migrated, start_service, rpc_as):
+    for service in ("accounts", "channels", "visits"):
+        migrated(service)
+    from accounts.bootstrap import bootstrap
+    from visits.service import VisitsService
+    bootstrap("admin-test-password")
+    for service_cls in (AccountsService, ChannelsService, VisitsService):
+        start_service(service_cls)
+    return rpc_as
+
+
+def _team(rpc_as):
+    """A region: manager -> channel owner (owns the stores) and manager -> sales -> junior."""
+    accounts = rpc_as(ADMIN, "accounts")
+    region = accounts.create_org_unit(data={"name": _name("大区"), "kind": "region",
+                                            "parent_id": 1})
+    made = {}
+    for key, role, manager in (("manager", "region_manager", None),
+                               ("owner", "channel_owner", "manager"),
+                               ("sales", "field_sales", "manager"),
+                               ("junior", "field_sales", "sales")):
+        user = accounts.create_user(data={
+            "username": _name(key), "password": "a-good-password", "display_name": key,
+            "roles": [role], "org_unit_id": region["id"],
+            "manager_id": made[manager].user_id if manager else 1})
+        made[key] = Caller(user_id=user["id"], roles=frozenset([role]),
+                           org_unit_id=region["id"], org_path=region["path"])
+    return made
+
+
+def _stores(rpc_as, owner):
+    channels = rpc_as(owner, "channels")
+    partner = channels.create_partner(data={"code": _name("P"), "name": "渠道商",
+                                            "kind": "chain"})
+    located = channels.create_store(data={
+        "code": _name("S"), "name": "人民广场店", "partner_id": partner["id"],
+        "address": "上海市黄浦区人民大道", "lat": SHANGHAI[0], "lon": SHANGHAI[1]})
+    nowhere = channels.create_store(data={"code": _name("S"), "name": "无地址店",
+                                          "partner_id": partner["id"]})
+    return located, nowhere
+
+
+def _planned(visits, store_id, **extra):
+    """Plan a visit once the store's event has reached visits' read copy."""
+    reply = {}
+
+    def planned():
+        try:
+            reply.update(visits.create_visit(data={
+                "store_id": store_id, "planned_at": datetime.now(UTC).isoformat(), **extra}))
+            return True
+        except errors.ValidationFailed:
+            return False
+    assert wait_until(planned), "the store never reached visits"
+    return reply
+
+
+def test_plans_go_to_oneself_or_direct_reports_only(system):
+    team = _team(system)
+    located, nowhere = _stores(system, team["owner"])
+    manager = system(team["manager"], "visits")
+    visit = _planned(manager, located["id"], user_id=team["sales"].user_id)
+    assert visit["user_id"] == team["sales"].user_id and visit["status"] == "planned"
+    with pytest.raises(errors.Forbidden) as skip:  # the junior reports to sales, not to them
+        manager.create_visit(data={"store_id": located["id"], "user_id": team["junior"].user_id,
+                                   "planned_at": datetime.now(UTC).isoformat()})
+    assert skip.value.code == "skip_level"
+    with pytest.raises(errors.Conflict) as no_location:
+        _planned(manager, nowhere["id"])
+    assert no_location.value.code == "store_not_visitable"
+    sales = system(team["sales"], "visits")
+    assert sales.get_visit(visit_id=visit["id"])["id"] == visit["id"]
+    with pytest.raises(errors.NotFound):  # visits are personal: peers do not see them
+        system(team["owner"], "visits").get_visit(visit_id=visit["id"])
+
+
+def test_check_in_distance_fraud_and_trajectory(system):
+    team = _team(system)
+    located, _ = _stores(system, team["owner"])
+    sales = system(team["sales"], "visits")
+    first, second = (_planned(sales, located["id"]) for _ in range(2))
+    now = datetime.now(UTC).replace(microsecond=0)
+    with pytest.raises(errors.Forbidden):  # nobody checks in on someone else's visit
+        system(team["manager"], "visits").check_in(visit_id=first["id"], data={
+            "lat": SHANGHAI[0], "lon": SHANGHAI[1], "accuracy_m": 10, "at": now.isoformat()})
+    with pytest.raises(errors.ValidationFailed) as bad:
+        sales.check_in(visit_id=first["id"], data={"lat": 91, "lon": 200, "accuracy_m": -1,
+                                                   "at": "yesterday"})
+    assert set(bad.value.fields) == {"lat", "lon", "accuracy_m", "at"}
+    near = sales.check_in(visit_id=first["id"], data={
+        "lat": SHANGHAI[0] + 0.001, "lon": SHANGHAI[1], "accuracy_m": 12,
+        "at": (now - timedelta(minutes=30)).isoformat()})
+    assert near["within_radius"] is True and 100 < near["distance_m"] < 125
+    assert near["signals"] == []
+    with pytest.raises(errors.Conflict):
+        sales.check_in(visit_id=first["id"], data={
+            "lat": SHANGHAI[0], "lon": SHANGHAI[1], "accuracy_m": 12, "at": now.isoformat()})
+    # Beijing half an hour later: outside the radius and an impossible trip.
+    far = sales.check_in(visit_id=second["id"], data={
+        "lat": 39.9042, "lon": 116.4074, "accuracy_m": 20, "at": now.isoformat()})
+    assert far["within_radius"] is False
+    assert sorted(far["signals"]) == ["impossible_speed", "outside_radius"]
+    seen = system(team["manager"], "visits").get_visit(visit_id=second["id"])
+    assert {s["kind"] for s in seen["fraud_signals"]} == {"impossible_speed", "outside_radius"}
+    day = system(team["manager"], "visits").get_trajectory(
+        user_id=team["sales"].user_id, query={"date": now.astimezone(UTC).date().isoformat(),
+                                              "tz": "UTC"})
+    assert [p["visit_id"] for p in day["points"]] == [first["id"], second["id"]]
+    assert day["points"][1]["minutes_from_previous"] == 30.0
+    assert 1_000_000 < day["total_m"] < 1_100_000
+    with pytest.raises(errors.NotFound):  # a peer is not above them
+        system(team["owner"], "visits").get_trajectory(
+            user_id=team["sales"].user_id, query={"date": "2026-11-23"})
+
+
+def test_check_out_details_follow_the_visit_type_and_targets_count(system):
+    team = _team(system)
+    located, _ = _stores(system, team["owner"])
+    visit_type = system(ADMIN, "visits").create_visit_type(data={
+        "code": _name("shelf_"), "name": "陈列检查", "fields": [
+            {"name": "stock_count", "label": "库存", "type": "integer", "required": True,
+             "min": 0},
+            {"name": "expiry", "label": "最早到期日", "type": "date"},
+            {"name": "vi", "label": "VI 合规", "type": "checklist",
+             "choices": ["门头", "灯箱", "价签"]}]})
+    sales = system(team["sales"], "visits")
+    visit = _planned(sales, located["id"], visit_type_id=visit_type["id"])
+    sales.check_in(visit_id=visit["id"], data={
+        "lat": SHANGHAI[0], "lon": SHANGHAI[1], "accuracy_m": 5,
+        "at": datetime.now(UTC).isoformat()})
+    with pytest.raises(errors.ValidationFailed) as wrong:
+        sales.check_out(visit_id=visit["id"], data={"details": {
+            "stock_count": -3, "vi": {"门头": True, "招牌": False}, "colour": "red"}})
+    assert {"details.stock_count", "details.colour"} <= set(wrong.value.fields)
+    done = sales.check_out(visit_id=visit["id"], data={
+        "feedback": "陈列良好", "needs": "补货", "details": {
+            "stock_count": 40, "expiry": "2027-03-01", "vi": {"门头": True, "灯箱": False}}})
+    assert done["status"] == "completed" and done["details"]["expiry"] == "2027-03-01"
+    month = datetime.now(UTC).strftime("%Y-%m")
+    manager = system(team["manager"], "visits")
+    target = manager.set_visit_target(data={"user_id": team["sales"].user_id, "month": month,
+                                            "target": 22, "adjustment": -2, "note": "出差"})
+    assert (target["effective_target"], target["completed"]) == (20, 1)
+    with pytest.raises(errors.Forbidden):  # the junior is not the manager's direct report
+        manager.set_visit_target(data={"user_id": team["junior"].user_id, "month": month,
+                                       "target": 10})
+    mine = sales.list_visit_targets(query={"month": month})["items"]
+    assert [t["progress"] for t in mine] == [0.05]
