@@ -118,7 +118,7 @@ def event_tap():
     connection.release()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -137,7 +137,7 @@ def object_store():
     if os.environ.get("MINIO_ENDPOINT"):
         yield os.environ["MINIO_ENDPOINT"]
         return
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")),
                                "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
