@@ -5,6 +5,8 @@ dependencies' `worker_result`, so a commit there could fail after the caller saw
 database failures become typed errors, and replies skip publisher confirms and reuse one
 connection (see `_ReplyPublisher`).
 
+`timer`: periodic work with the same commit-or-roll-back.
+
 `event_handler`: competing consumers per service, the handled `event_id` claimed in the
 same transaction as the effects (duplicates are skipped), and failures retried through
 a delay queue a bounded number of times, then parked in a dead-letter queue, never
@@ -27,6 +29,7 @@ from nameko.constants import (
 from nameko.events import EventHandler
 from nameko.rpc import Responder as NamekoResponder
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
+from nameko.timer import Timer
 
 from crmkit.database import translate_db_error, unit_of_work_of
 from crmkit.errors import CrmError
@@ -103,6 +106,19 @@ class TransactionalRpc(Rpc):
 
 
 rpc = TransactionalRpc.decorator
+
+
+class TransactionalTimer(Timer):
+    """nameko's timer with the unit of work committed (or rolled back) after each tick."""
+
+    def handle_result(self, worker_ctx, result, exc_info):
+        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if exc_info is not None:
+            log.warning("timer %s failed", self.method_name, exc_info=exc_info)
+        return super().handle_result(worker_ctx, result, exc_info)
+
+
+timer = TransactionalTimer.decorator
 
 
 class IdempotentEventHandler(EventHandler):

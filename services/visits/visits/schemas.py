@@ -156,3 +156,41 @@ class TargetQuerySchema(PageQuerySchema):
     user_id = Id(strict=False)
     month = Month()
     year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
+
+
+class PhotoSlotRequestSchema(Schema):
+    content_type = fields.String(required=True, validate=validate.OneOf(PHOTO_TYPES))
+    size = fields.Integer(required=True, strict=True,
+                          validate=validate.Range(min=1, max=2**31 - 1))
+    sha256 = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9a-fA-F]{64}$", error="64 hex digits"))
+    source = fields.String(required=True, validate=validate.OneOf(("camera", "gallery")))
+    taken_at = fields.AwareDateTime(allow_none=True)
+
+
+class PhotoSlotSchema(Schema):
+    photo_id = fields.Integer()
+    upload_url = fields.String()
+    expires_at = fields.DateTime()
+    content_type = fields.String()
+
+
+class PhotoSchema(Schema):
+    id = fields.Integer()
+    visit_id = fields.Integer()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    source = fields.String()
+    taken_at = fields.DateTime(allow_none=True)
+    status = fields.String()
+    exif_taken_at = fields.DateTime(allow_none=True)
+    exif_lat = fields.Float(allow_none=True)
+    exif_lon = fields.Float(allow_none=True)
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    download_url = fields.String()
+    download_expires_at = fields.DateTime()

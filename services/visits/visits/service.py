@@ -2,14 +2,14 @@
 from crmkit import directory
 from crmkit.context import Caller, CallerContext
 from crmkit.database import Database
-from crmkit.entrypoints import event_handler, rpc
+from crmkit.entrypoints import event_handler, rpc, timer
 from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
 from crmkit.rpc_client import TimedRpcProxy
 from crmkit.validation import load
-from visits import schemas, store_copies, targets, trajectory, visit_types, visits
+from visits import photos, schemas, store_copies, targets, trajectory, visit_types, visits
 from visits.settings import load as load_settings
 from visits.storage import PhotoStorage
 
@@ -79,6 +79,28 @@ class VisitsService:
     def check_out(self, visit_id, data):
         self._login()
         return visits.check_out(self.db, visit_id, load(schemas.CheckOutSchema(), data))
+
+    # --- photos -------------------------------------------------------------------------
+    @rpc
+    @idempotent("create_photo_slot")
+    def create_photo_slot(self, visit_id, data):
+        self._login()
+        return photos.create_slot(self.db, self.photos, settings, visit_id,
+                                  load(schemas.PhotoSlotRequestSchema(), data))
+
+    @rpc
+    def confirm_photo(self, visit_id, photo_id):
+        self._login()
+        return photos.confirm(self.db, self.photos, settings, visit_id, photo_id)
+
+    @rpc
+    def get_photo(self, visit_id, photo_id):
+        self._login()
+        return photos.get_photo(self.db, self.photos, settings, visit_id, photo_id)
+
+    @timer(interval=60)
+    def sweep_unconfirmed_photos(self):
+        photos.sweep_expired(self.db, self.photos)
 
     @rpc
     def get_trajectory(self, user_id, query=None):

@@ -12,6 +12,7 @@ class VisitSettings:
     upload_url_ttl_s: int
     download_url_ttl_s: int
     exif_max_skew_s: int
+    default_time_zone: str
 
 
 def load() -> VisitSettings:
@@ -23,4 +24,6 @@ def load() -> VisitSettings:
         upload_url_ttl_s=env.int("CRM_PHOTO_UPLOAD_URL_TTL", 300),
         download_url_ttl_s=env.int("CRM_PHOTO_DOWNLOAD_URL_TTL", 300),
         exif_max_skew_s=env.int("CRM_FRAUD_EXIF_MAX_SKEW_S", 3600),
+        # EXIF times carry no zone on most cameras: read them in this one.
+        default_time_zone=env.str("CRM_DEFAULT_TIME_ZONE", "Asia/Shanghai"),
     )

@@ -56,7 +56,7 @@ def _transition(visit: Visit, action: str) -> None:
     visit.status = domain.TRANSITIONS[action][1]
 
 
-def _raise_signals(unit: UnitOfWork, visit: Visit, signals) -> list[str]:
+def raise_signals(unit: UnitOfWork, visit: Visit, signals) -> list[str]:
     for kind, detail in signals:
         unit.session.add(FraudSignal(visit_id=visit.id, user_id=visit.user_id, kind=kind,
                                      detail=detail))
@@ -137,7 +137,7 @@ def check_in(unit: UnitOfWork, settings: VisitSettings, visit_id: int, data: dic
     visit.check_in_accuracy_m = data["accuracy_m"]
     visit.distance_m = round(distance, 1)
     visit.within_radius = distance <= settings.radius_m
-    signals = _raise_signals(unit, visit, domain.checkin_signals(
+    signals = raise_signals(unit, visit, domain.checkin_signals(
         within_radius=visit.within_radius, distance=distance, radius=settings.radius_m,
         at=data["at"], lat=data["lat"], lon=data["lon"],
         previous=tuple(previous) if previous else None,

@@ -168,3 +168,102 @@ def test_check_out_details_follow_the_visit_type_and_targets_count(system):
                                        "target": 10})
     mine = sales.list_visit_targets(query={"month": month})["items"]
     assert [t["progress"] for t in mine] == [0.05]
+
+
+def _jpeg(colour=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _checked_in(system, team):
+    located, _ = _stores(system, team["owner"])
+    sales = system(team["sales"], "visits")
+    visit = _planned(sales, located["id"])
+    sales.check_in(visit_id=visit["id"], data={
+        "lat": SHANGHAI[0], "lon": SHANGHAI[1], "accuracy_m": 5,
+        "at": datetime.now(UTC).isoformat()})
+    return sales, visit
+
+
+def test_photo_proof_through_object_storage(system):
+    import hashlib
+
+    import httpx
+    team = _team(system)
+    sales, visit = _checked_in(system, team)
+    photo = _jpeg()
+    declared = {"content_type": "image/jpeg", "size": len(photo),
+                "sha256": hashlib.sha256(photo).hexdigest(), "source": "camera"}
+    with pytest.raises(errors.ValidationFailed) as gallery:  # camera only by default
+        sales.create_photo_slot(visit_id=visit["id"], data={**declared, "source": "gallery"})
+    assert "source" in gallery.value.fields
+    with pytest.raises(errors.ValidationFailed) as huge:  # refused before any URL exists
+        sales.create_photo_slot(visit_id=visit["id"], data={**declared, "size": 50 << 20})
+    assert "size" in huge.value.fields
+    slot = sales.create_photo_slot(visit_id=visit["id"], data=declared)
+    with pytest.raises(errors.Conflict) as missing:
+        sales.confirm_photo(visit_id=visit["id"], photo_id=slot["photo_id"])
+    assert missing.value.code == "photo_missing"
+    other = _jpeg((10, 200, 10))
+    assert httpx.put(slot["upload_url"], content=other,
+                     headers={"Content-Type": "image/jpeg"}).status_code == 200
+    with pytest.raises(errors.Conflict) as different:
+        sales.confirm_photo(visit_id=visit["id"], photo_id=slot["photo_id"])
+    assert different.value.code == "photo_mismatch"
+    assert httpx.put(slot["upload_url"], content=photo,
+                     headers={"Content-Type": "image/jpeg"}).status_code == 200
+    confirmed = sales.confirm_photo(visit_id=visit["id"], photo_id=slot["photo_id"])
+    again = sales.confirm_photo(visit_id=visit["id"], photo_id=slot["photo_id"])
+    assert confirmed["status"] == again["status"] == "confirmed"
+    assert httpx.get(confirmed["download_url"]).content == photo
+    seen = system(team["manager"], "visits").get_photo(visit_id=visit["id"],
+                                                       photo_id=slot["photo_id"])
+    assert seen["sha256"] == declared["sha256"]
+    # The same picture on another visit is a fraud signal.
+    sales2, visit2 = _checked_in(system, team)
+    slot2 = sales2.create_photo_slot(visit_id=visit2["id"], data=declared)
+    httpx.put(slot2["upload_url"], content=photo, headers={"Content-Type": "image/jpeg"})
+    sales2.confirm_photo(visit_id=visit2["id"], photo_id=slot2["photo_id"])
+    kinds = {s["kind"] for s in sales2.get_visit(visit_id=visit2["id"])["fraud_signals"]}
+    assert "photo_reused" in kinds
+
+
+def test_unconfirmed_slots_are_swept_with_their_bytes(system):
+    import hashlib
+
+    import httpx
+    from sqlalchemy import update
+    from sqlalchemy.orm import sessionmaker
+
+    from crmkit.database import UnitOfWork, make_engine, utcnow
+    from crmkit.settings import database_settings
+    from visits.models import Photo
+    from visits.photos import sweep_expired
+    from visits.storage import PhotoStore, make_client, photo_bucket
+    team = _team(system)
+    sales, visit = _checked_in(system, team)
+    photo = _jpeg()
+    slot = sales.create_photo_slot(visit_id=visit["id"], data={
+        "content_type": "image/jpeg", "size": len(photo),
+        "sha256": hashlib.sha256(photo).hexdigest(), "source": "camera"})
+    httpx.put(slot["upload_url"], content=photo, headers={"Content-Type": "image/jpeg"})
+    engine = make_engine(database_settings("visits"))
+    factory = sessionmaker(engine)
+    with factory.begin() as session:  # as if its upload URL expired an hour ago
+        key = session.execute(update(Photo).where(Photo.id == slot["photo_id"]).values(
+            upload_expires_at=utcnow() - timedelta(hours=1)).returning(Photo.object_key)
+        ).scalar_one()
+    store = PhotoStore(make_client(), photo_bucket())
+    assert store.inspect(key, 10**7) is not None
+    unit = UnitOfWork(factory, {}, "visits")
+    assert sweep_expired(unit, store) >= 1
+    unit.commit()
+    unit.close()
+    with pytest.raises(errors.NotFound):
+        sales.get_photo(visit_id=visit["id"], photo_id=slot["photo_id"])
+    assert store.inspect(key, 10**7) is None
+    engine.dispose()
