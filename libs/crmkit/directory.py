@@ -29,7 +29,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmkit.context import Caller
 from crmkit.database import UnitOfWork, utcnow
+from crmkit.entrypoints import event_handler
 from crmkit.errors import ValidationFailed
+from crmkit.rpc_client import TimedRpcProxy
 from crmkit.scope import GLOBAL_ROLES
 from crmkit.tables import NAMING_CONVENTION
 
@@ -188,3 +190,27 @@ def personal_within(owner_column, caller: Caller, managing_roles: frozenset):
     if caller.roles & managing_roles:
         return owned_within(owner_column, caller)
     return owner_column == caller.user_id
+
+
+class DirectoryReadCopy:
+    """Mix into a service class (with a `db = Database()`) to keep the directory copy: the
+    handlers of accounts' events, and `people()`, a `UserDirectory` that asks accounts on a
+    miss. The service's migrations must include `directory_metadata`."""
+
+    accounts = TimedRpcProxy("accounts")
+
+    def people(self) -> UserDirectory:
+        return UserDirectory(
+            self.db, lambda ids: self.accounts.get_directory_entries(data={"user_ids": ids}))
+
+    @event_handler("accounts", "user_created")
+    def on_user_created(self, event):
+        apply_user_event(self.db, event)
+
+    @event_handler("accounts", "user_updated")
+    def on_user_updated(self, event):
+        apply_user_event(self.db, event)
+
+    @event_handler("accounts", "org_unit_moved")
+    def on_org_unit_moved(self, event):
+        apply_org_unit_moved(self.db, event)

@@ -17,26 +17,20 @@ from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
-from crmkit.rpc_client import TimedRpcProxy
 from crmkit.settings import bus_settings
 from crmkit.validation import load
 
 
-class ChannelsService:
+class ChannelsService(directory.DirectoryReadCopy):
     name = "channels"
 
     db = Database()
     caller = CallerContext()
-    accounts = TimedRpcProxy("accounts")
-
-    def _people(self) -> directory.UserDirectory:
-        return directory.UserDirectory(
-            self.db, lambda ids: self.accounts.get_directory_entries(data={"user_ids": ids}))
 
     def _login(self) -> directory.UserDirectory:
         if not self.caller.authenticated:
             raise NotAuthenticated("Log in first")
-        return self._people()
+        return self.people()
 
     @rpc
     def health(self):
@@ -112,7 +106,7 @@ class ChannelsService:
     def run_store_import(self, event):
         # The job runs with the uploader's scope, recorded in the event.
         self.db.act_as(Caller.from_actor(event["actor"]))
-        store_import.run_store_import(self.db, self._people(), event["data"]["import_id"],
+        store_import.run_store_import(self.db, self.people(), event["data"]["import_id"],
                                       bus_settings().event_max_attempts)
 
     # --- inspection forms ---------------------------------------------------------------
@@ -200,19 +194,7 @@ class ChannelsService:
         self._login()
         return audit.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))
 
-    # --- the directory read copy and accounts' commands ---------------------------------
-    @event_handler("accounts", "user_created")
-    def on_user_created(self, event):
-        directory.apply_user_event(self.db, event)
-
-    @event_handler("accounts", "user_updated")
-    def on_user_updated(self, event):
-        directory.apply_user_event(self.db, event)
-
-    @event_handler("accounts", "org_unit_moved")
-    def on_org_unit_moved(self, event):
-        directory.apply_org_unit_moved(self.db, event)
-
+    # --- accounts' commands (the directory read copy comes with DirectoryReadCopy) ---
     @event_handler("accounts", "user_records_reassigned")
     def on_user_records_reassigned(self, event):
         self.db.act_as(Caller.from_actor(event["actor"]))

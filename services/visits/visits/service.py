@@ -7,7 +7,6 @@ from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
-from crmkit.rpc_client import TimedRpcProxy
 from crmkit.validation import load
 from visits import photos, schemas, store_copies, targets, trajectory, visit_types, visits
 from visits.settings import load as load_settings
@@ -16,22 +15,17 @@ from visits.storage import PhotoStorage
 settings = load_settings()
 
 
-class VisitsService:
+class VisitsService(directory.DirectoryReadCopy):
     name = "visits"
 
     db = Database()
     caller = CallerContext()
     photos = PhotoStorage()
-    accounts = TimedRpcProxy("accounts")
-
-    def _people(self) -> directory.UserDirectory:
-        return directory.UserDirectory(
-            self.db, lambda ids: self.accounts.get_directory_entries(data={"user_ids": ids}))
 
     def _login(self) -> directory.UserDirectory:
         if not self.caller.authenticated:
             raise NotAuthenticated("Log in first")
-        return self._people()
+        return self.people()
 
     @rpc
     def health(self):
@@ -131,18 +125,6 @@ class VisitsService:
     @event_handler("channels", "stores_imported")
     def on_stores_imported(self, event):
         store_copies.apply_event(self.db, event)
-
-    @event_handler("accounts", "user_created")
-    def on_user_created(self, event):
-        directory.apply_user_event(self.db, event)
-
-    @event_handler("accounts", "user_updated")
-    def on_user_updated(self, event):
-        directory.apply_user_event(self.db, event)
-
-    @event_handler("accounts", "org_unit_moved")
-    def on_org_unit_moved(self, event):
-        directory.apply_org_unit_moved(self.db, event)
 
     @event_handler("accounts", "user_records_reassigned")
     def on_user_records_reassigned(self, event):
