@@ -36,10 +36,12 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None,
-                   headers: dict | None = None) -> Response:
+                   headers: dict | None = None, details: dict | None = None) -> Response:
     error = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
+    for key, value in (details or {}).items():
+        error.setdefault(key, value)
     return json_response({"error": error}, status, headers)
 
 
@@ -54,7 +56,8 @@ def response_for(exc: Exception, request_id: str) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status == 429:
             headers = {"Retry-After": "60"}
-        return error_response(status, typed.code, typed.message, typed.fields or None, headers)
+        return error_response(status, typed.code, typed.message, typed.fields or None, headers,
+                              details=typed.details)
     # Anything else is our bug, not the client's: log it, say nothing internal.
     detail = exc.error if isinstance(exc, RemoteError) else repr(exc)
     log.error("internal error", extra={"detail": str(detail)[:2000]},

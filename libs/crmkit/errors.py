@@ -3,6 +3,8 @@
 They cross the bus by name (nameko serialises exc_type and exc_args), so the class names
 and the (message, fields, code) argument order are part of the RPC contract.
 """
+import json
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -11,12 +13,20 @@ class CrmError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str = "", fields: dict | None = None, code: str | None = None):
+    def __init__(self, message: str = "", fields: dict | None = None, code: str | None = None,
+                 details: dict | str | None = None):
         self.message = message or self.__class__.__doc__ or self.code
         self.fields = fields or {}
         if code:
             self.code = code
-        super().__init__(self.message, self.fields, self.code)
+        # Extra JSON-able facts for the client (e.g. duplicate candidates), shown beside
+        # code/message/fields in the error body. They travel as one JSON string: nameko
+        # turns every non-string in exception arguments into a string.
+        self.details = json.loads(details) if isinstance(details, str) else (details or {})
+        args = (self.message, self.fields, self.code)
+        if self.details:
+            args += (json.dumps(self.details, ensure_ascii=False, default=str),)
+        super().__init__(*args)
 
 
 @deserialize_to_instance
@@ -84,4 +94,5 @@ def error_from_wire(error: dict) -> CrmError | None:
     message = args[0] if args and isinstance(args[0], str) else ""
     fields = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     code = args[2] if len(args) > 2 and isinstance(args[2], str) else None
-    return cls(message, fields, code)
+    details = args[3] if len(args) > 3 and isinstance(args[3], str) else None
+    return cls(message, fields, code, details)

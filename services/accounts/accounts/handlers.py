@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 
 from accounts import domain
-from accounts.models import AuthSession, OrgUnit, User
+from accounts.customers import visible_customer
+from accounts.models import AuthSession, Customer, OrgUnit, User
 from accounts.passwords import hash_password, needs_rehash, verify_password
 from accounts.schemas import MeSchema, OrgUnitSchema, UserSchema
 from accounts.settings import AccountsSettings
@@ -449,8 +450,11 @@ def reassign_user_records(unit: UnitOfWork, user_id: int, data: dict) -> dict:
     moved = unit.session.execute(
         update(User).where(User.manager_id == user.id, User.id != target.id)
         .values(manager_id=target.id).returning(User.id)).scalars().all()
+    customers = unit.session.execute(
+        update(Customer).where(Customer.owner_id == user.id, Customer.status == "active")
+        .values(owner_id=target.id).returning(Customer.id)).scalars().all()
     unit.audit("reassign", "user", user.id, None,
-               {"to_user_id": target.id, "reports": list(moved)})
+               {"to_user_id": target.id, "reports": list(moved), "customers": list(customers)})
     event_id = unit.emit("user_records_reassigned", {
         "from_user_id": user.id, "to_user_id": target.id, "to_org_path": target_path})
     return {"from_user_id": user.id, "to_user_id": target.id,
@@ -477,6 +481,8 @@ def list_audit(unit: UnitOfWork, query: dict) -> dict:
         raise Forbidden("Your role may not read the audit log")
     if query["resource"] == "user":
         _visible_user(unit, query["id"])
+    elif query["resource"] == "customer":
+        visible_customer(unit, query["id"])
     else:
         _visible_org_unit(unit, query["id"])
     return audit_page(unit, query)

@@ -79,3 +79,62 @@ class AuthSession(Base):
                                                  server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Customer(Timestamps, Base):
+    """A B2B account. Personal: its owner, its team members and managers above the owner
+    see it. `*_key` columns hold the normalised forms duplicate detection compares."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    type: Mapped[str] = mapped_column(String(32))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    grade: Mapped[str | None] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    phone_key: Mapped[str | None] = mapped_column(String(40))
+    tax_id: Mapped[str | None] = mapped_column(String(40))
+    tax_key: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(500))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    team_member_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+
+    __table_args__ = (
+        Index("ix_customers_name_key_trgm", "name_key", postgresql_using="gin",
+              postgresql_ops={"name_key": "gin_trgm_ops"}),
+        Index("ix_customers_phone_key", "phone_key"),
+        Index("ix_customers_tax_key", "tax_key"),
+        Index("ix_customers_owner_id", "owner_id"),
+        Index("ix_customers_parent_id", "parent_id"),
+        Index("ix_customers_team_member_ids", "team_member_ids", postgresql_using="gin"),
+    )
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class FieldPermission(Base):
+    """Per role, a field of a resource may be hidden, masked or read-only."""
+
+    __tablename__ = "field_permissions"
+
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(50), primary_key=True)
+    field: Mapped[str] = mapped_column(String(50), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(16))

@@ -175,8 +175,143 @@ class DirectoryRequestSchema(Schema):
     user_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=500))
 
 
+# --- customers --------------------------------------------------------------------------
+CUSTOMER_TYPES = ("enterprise", "government", "education", "healthcare", "dealer", "other")
+GRADES = ("A", "B", "C", "D")
+PHONE = validate.Regexp(r"^\+?[0-9０-９][0-9０-９ ()（）-]{4,30}$", error="not a phone number")
+
+
+class CustomerSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    type = fields.String()
+    industry = fields.String(allow_none=True)
+    grade = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    tax_id = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    owner_id = fields.Integer()
+    team_member_ids = fields.List(fields.Integer())
+    status = fields.String()
+    merged_into_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class _CustomerFields(Schema):
+    name = Text(max_length=200)
+    parent_id = Id(allow_none=True)
+    type = fields.String(validate=validate.OneOf(CUSTOMER_TYPES))
+    industry = Text(max_length=100, allow_none=True)
+    grade = fields.String(allow_none=True, validate=validate.OneOf(GRADES))
+    phone = fields.String(allow_none=True, validate=PHONE)
+    tax_id = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^[0-9A-Za-z -]{8,30}$", error="8 to 30 letters and digits"))
+    address = Text(max_length=500, allow_none=True)
+    team_member_ids = fields.List(Id(), validate=validate.Length(max=50))
+
+    @validates("team_member_ids")
+    def _unique_members(self, value, **kwargs):
+        if len(set(value)) != len(value):
+            raise ValidationError("team members must not repeat")
+
+
+class CustomerCreateSchema(_CustomerFields):
+    name = Text(required=True, max_length=200)
+    type = fields.String(load_default="enterprise", validate=validate.OneOf(CUSTOMER_TYPES))
+    owner_id = Id()
+
+
+class CustomerUpdateSchema(_CustomerFields):
+    pass
+
+
+class CreateOptionsSchema(Schema):
+    allow_duplicate = fields.Boolean(load_default=False)
+
+
+class CustomerListQuerySchema(PageQuerySchema):
+    q = Text(max_length=100)
+    owner_id = Id(strict=False)
+    parent_id = Id(strict=False)
+    type = fields.String(validate=validate.OneOf(CUSTOMER_TYPES))
+    grade = fields.String(validate=validate.OneOf(GRADES))
+    status = fields.String(validate=validate.OneOf(("active", "merged")))
+
+
+class DuplicateQuerySchema(Schema):
+    name = Text(max_length=200)
+    phone = fields.String(validate=validate.Length(max=40))
+    tax_id = fields.String(validate=validate.Length(max=40))
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+    @validates_schema
+    def _something_to_compare(self, data, **kwargs):
+        if not any(data.get(k) for k in ("name", "phone", "tax_id")):
+            raise ValidationError("give a name, a phone or a tax id", "name")
+
+
+class DuplicateCandidateSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    score = fields.Float()
+    reasons = fields.List(fields.String())
+    visible = fields.Boolean()
+
+
+class MergeSchema(Schema):
+    source_id = Id(required=True)
+
+
+class TransferSchema(Schema):
+    owner_id = Id(required=True)
+    note = Text(max_length=200)
+
+
+class ContactSchema(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    name = fields.String()
+    title = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ContactCreateSchema(Schema):
+    name = Text(required=True, max_length=100)
+    title = Text(max_length=100, allow_none=True)
+    phone = fields.String(allow_none=True, validate=PHONE)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+
+
+class TimelineEntrySchema(Schema):
+    at = fields.DateTime()
+    kind = fields.String()
+    source = fields.String()
+    summary = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    data = fields.Dict()
+
+
+class FieldPermissionSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    resource = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    field = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    rule = fields.String(required=True, allow_none=True,
+                         validate=validate.OneOf(("hidden", "masked", "read_only")))
+
+
+class FieldPermissionsSchema(Schema):
+    items = fields.List(fields.Nested(FieldPermissionSchema), required=True,
+                        validate=validate.Length(max=500))
+
+
 # --- audit ------------------------------------------------------------------------------
-AUDITED_RESOURCES = ("user", "org_unit")
+AUDITED_RESOURCES = ("user", "org_unit", "customer")
 
 
 AuditQuerySchema = audit_query_schema(AUDITED_RESOURCES)

@@ -1,5 +1,5 @@
 """nameko entrypoints of the accounts service: validate, call one handler, return a dict."""
-from accounts import handlers, schemas
+from accounts import customers, field_permissions, handlers, schemas
 from accounts.settings import load as load_settings
 from crmkit.context import CallerContext
 from crmkit.database import Database
@@ -7,6 +7,7 @@ from crmkit.entrypoints import rpc
 from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
+from crmkit.pagination import PageQuerySchema
 from crmkit.validation import load
 
 settings = load_settings()
@@ -109,6 +110,81 @@ class AccountsService:
         """Service-to-service only (other services' directory read copies)."""
         return handlers.get_directory_entries(self.db,
                                               load(schemas.DirectoryRequestSchema(), data))
+
+    # --- customers ----------------------------------------------------------------------
+    @rpc
+    @idempotent("create_customer")
+    def create_customer(self, data, query=None):
+        _require_login(self.caller)
+        return customers.create_customer(self.db, settings,
+                                         load(schemas.CustomerCreateSchema(), data),
+                                         load(schemas.CreateOptionsSchema(), query or {}))
+
+    @rpc
+    def get_customer(self, customer_id):
+        _require_login(self.caller)
+        return customers.get_customer(self.db, customer_id)
+
+    @rpc
+    def list_customers(self, query=None):
+        _require_login(self.caller)
+        return customers.list_customers(self.db,
+                                        load(schemas.CustomerListQuerySchema(), query or {}))
+
+    @rpc
+    def update_customer(self, customer_id, data):
+        _require_login(self.caller)
+        return customers.update_customer(self.db, customer_id,
+                                         load(schemas.CustomerUpdateSchema(), data))
+
+    @rpc
+    def find_customer_duplicates(self, query=None):
+        _require_login(self.caller)
+        return customers.duplicates(self.db, load(schemas.DuplicateQuerySchema(), query or {}))
+
+    @rpc
+    @idempotent("merge_customers")
+    def merge_customers(self, customer_id, data):
+        _require_login(self.caller)
+        return customers.merge_customers(self.db, customer_id,
+                                         load(schemas.MergeSchema(), data))
+
+    @rpc
+    @idempotent("transfer_customer")
+    def transfer_customer(self, customer_id, data):
+        _require_login(self.caller)
+        return customers.transfer_customer(self.db, customer_id,
+                                           load(schemas.TransferSchema(), data))
+
+    @rpc
+    @idempotent("add_contact")
+    def add_contact(self, customer_id, data):
+        _require_login(self.caller)
+        return customers.add_contact(self.db, customer_id,
+                                     load(schemas.ContactCreateSchema(), data))
+
+    @rpc
+    def list_contacts(self, customer_id, query=None):
+        _require_login(self.caller)
+        return customers.list_contacts(self.db, customer_id,
+                                       load(PageQuerySchema(), query or {}))
+
+    @rpc
+    def get_customer_timeline(self, customer_id):
+        _require_login(self.caller)
+        return customers.timeline(self.db, customer_id)
+
+    # --- field permissions --------------------------------------------------------------
+    @rpc
+    def list_field_permissions(self):
+        _require_login(self.caller)
+        return field_permissions.list_rules(self.db)
+
+    @rpc
+    def set_field_permissions(self, data):
+        _require_login(self.caller)
+        return field_permissions.set_rules(self.db,
+                                           load(schemas.FieldPermissionsSchema(), data))
 
     # --- audit --------------------------------------------------------------------------
     @rpc

@@ -1,0 +1,359 @@
+"""Customers (B2B accounts) and their contacts: create with duplicate detection, read and
+change in scope, merge, transfer. Customers are personal records: the owner, the team
+members and managing roles above the owner see them; field sales never see each other's.
+"""
+from sqlalchemy import func, literal, or_, select, text, update
+
+from accounts import domain
+from accounts.customer_keys import name_key, phone_key, tax_key
+from accounts.field_permissions import rules_of
+from accounts.models import Contact, Customer, OrgUnit, User
+from accounts.schemas import ContactSchema, CustomerSchema, DuplicateCandidateSchema
+from accounts.settings import AccountsSettings
+from crmkit.database import UnitOfWork, utcnow
+from crmkit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from crmkit.field_rules import check_writable, mask
+from crmkit.pagination import page, paginate
+from crmkit.scope import is_within
+from crmkit.tables import audit_log
+
+customer_schema = CustomerSchema()
+contact_schema = ContactSchema()
+candidate_schema = DuplicateCandidateSchema()
+# Who may not create or change customers at all.
+READ_ONLY_ROLES = frozenset({"analyst", "repair_partner"})
+# A fuzzy name match at or above this pg_trgm similarity is a likely duplicate.
+NAME_SIMILARITY = 0.45
+MAX_PARENT_DEPTH = 32
+
+
+def invalid(field: str, problem: str) -> ValidationFailed:
+    return ValidationFailed(problem, {field: [problem]})
+
+
+def _visible_condition(unit: UnitOfWork):
+    caller = unit.caller
+    if caller.is_admin:
+        return None
+    own = or_(Customer.owner_id == caller.user_id,
+              Customer.team_member_ids.any(caller.user_id))
+    if not caller.roles & domain.MANAGING_ROLES or not caller.org_path:
+        return own
+    below = Customer.owner_id.in_(
+        select(User.id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(OrgUnit.path.startswith(caller.org_path, autoescape=True)))
+    return or_(own, below)
+
+
+def _scoped(unit: UnitOfWork, stmt):
+    condition = _visible_condition(unit)
+    return stmt if condition is None else stmt.where(condition)
+
+
+def visible_customer(unit: UnitOfWork, customer_id: int, *, field: str | None = None,
+                     lock: bool = False) -> Customer:
+    stmt = _scoped(unit, select(Customer).where(Customer.id == customer_id))
+    if lock:
+        stmt = stmt.with_for_update()
+    customer = unit.session.execute(stmt).scalar_one_or_none()
+    if customer is None:
+        if field:
+            raise invalid(field, "no such customer")
+        raise NotFound("No such customer")
+    return customer
+
+
+def _dump(unit: UnitOfWork, customer: Customer) -> dict:
+    return mask(rules_of(unit), unit.caller, "customer", customer_schema.dump(customer))
+
+
+def _require_editor(unit: UnitOfWork, customer: Customer | None = None) -> None:
+    caller = unit.caller
+    if caller.roles and caller.roles <= READ_ONLY_ROLES:
+        raise Forbidden("Your role may not change customers")
+    if customer is not None and customer.status == "merged":
+        raise Conflict("The customer was merged into another", {"id": ["merged"]},
+                       code="customer_merged")
+
+
+def _check_owner(unit: UnitOfWork, owner_id: int, field: str = "owner_id") -> User:
+    """Your own, or (managing roles) someone active in your subtree."""
+    caller = unit.caller
+    row = unit.session.execute(select(User, OrgUnit.path).join(
+        OrgUnit, OrgUnit.id == User.org_unit_id).where(User.id == owner_id)).first()
+    if row is None or not row.User.active:
+        raise invalid(field, "no such active user")
+    if owner_id != caller.user_id and not caller.is_admin and not (
+            caller.roles & domain.MANAGING_ROLES and is_within(row.path, caller.org_path)):
+        raise Forbidden("You may hand customers only to people in your subtree",
+                        {field: ["outside your subtree"]})
+    return row.User
+
+
+def _check_team(unit: UnitOfWork, member_ids: list[int]) -> None:
+    if not member_ids:
+        return
+    found = set(unit.session.execute(select(User.id).where(
+        User.id.in_(member_ids), User.active.is_(True))).scalars())
+    missing = [m for m in member_ids if m not in found]
+    if missing:
+        raise invalid("team_member_ids", f"no such active users: {missing[:10]}")
+
+
+def _check_parent(unit: UnitOfWork, customer_id: int | None, parent_id: int) -> None:
+    current = visible_customer(unit, parent_id, field="parent_id")
+    for _ in range(MAX_PARENT_DEPTH):
+        if current.id == customer_id:
+            raise Conflict("A customer cannot sit below itself",
+                           {"parent_id": ["would make a cycle"]}, code="cycle")
+        if current.parent_id is None:
+            return
+        current = unit.session.get(Customer, current.parent_id)
+    raise invalid("parent_id", f"the group is deeper than {MAX_PARENT_DEPTH} levels")
+
+
+def _keys(data: dict) -> dict:
+    keys = {}
+    if "name" in data:
+        keys["name_key"] = name_key(data["name"])
+    if "phone" in data:
+        keys["phone_key"] = phone_key(data["phone"])
+    if "tax_id" in data:
+        keys["tax_key"] = tax_key(data["tax_id"])
+    return keys
+
+
+def _next_code(unit: UnitOfWork, settings: AccountsSettings) -> str:
+    seq = unit.session.execute(text("SELECT nextval('customer_code_seq')")).scalar_one()
+    now = utcnow()
+    return settings.customer_code_pattern.format(seq=seq, yyyy=now.year, mm=f"{now.month:02d}")
+
+
+# --- duplicates -------------------------------------------------------------------------
+def find_duplicates(unit: UnitOfWork, name: str | None, phone: str | None,
+                    tax_id: str | None, limit: int = 10, exclude: int | None = None) -> list:
+    """Candidates by exact tax id, normalised phone, or trigram similarity of the
+    normalised name, best first. All customers count (a duplicate hides in another
+    region as well); the caller sees the details only of those in their scope."""
+    nkey, pkey, tkey = name_key(name or ""), phone_key(phone), tax_key(tax_id)
+    matches = []
+    if len(nkey) >= 2:
+        matches.append(Customer.name_key.op("%")(nkey))  # trigram index
+    if pkey:
+        matches.append(Customer.phone_key == pkey)
+    if tkey:
+        matches.append(Customer.tax_key == tkey)
+    if not matches:
+        return []
+    if len(nkey) >= 2:
+        name_score = func.similarity(Customer.name_key, nkey)
+        order = (name_score.desc(), Customer.id)
+    else:
+        name_score, order = literal(0.0), (Customer.id,)  # a constant cannot be ordered by
+    stmt = (select(Customer, name_score.label("name_score"))
+            .where(or_(*matches), Customer.status == "active")
+            .order_by(*order).limit(limit * 3))
+    if exclude is not None:
+        stmt = stmt.where(Customer.id != exclude)
+    # The `%` operator uses this threshold (and the trigram index).
+    unit.session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
+                         {"t": str(NAME_SIMILARITY)})
+    visible_ids = set()
+    rows = unit.session.execute(stmt).all()
+    if rows:
+        visible_ids = set(unit.session.execute(_scoped(unit, select(Customer.id).where(
+            Customer.id.in_([r.Customer.id for r in rows])))).scalars())
+    found = []
+    for row in rows:
+        customer, reasons = row.Customer, []
+        if tkey and customer.tax_key == tkey:
+            reasons.append("tax_id")
+        if pkey and customer.phone_key == pkey:
+            reasons.append("phone")
+        if row.name_score >= NAME_SIMILARITY:
+            reasons.append("name")
+        if not reasons:
+            continue
+        score = max(row.name_score, 1.0 if "tax_id" in reasons else 0.0,
+                    0.9 if "phone" in reasons else 0.0)
+        seen = customer.id in visible_ids
+        found.append(candidate_schema.dump({
+            "id": customer.id, "code": customer.code if seen else None,
+            "name": customer.name if seen else None, "score": round(score, 3),
+            "reasons": reasons, "visible": seen}))
+    found.sort(key=lambda c: -c["score"])
+    return found[:limit]
+
+
+def duplicates(unit: UnitOfWork, query: dict) -> dict:
+    return {"items": find_duplicates(unit, query.get("name"), query.get("phone"),
+                                     query.get("tax_id"), query["limit"]),
+            "next_cursor": None}
+
+
+# --- create, read, change ---------------------------------------------------------------
+def create_customer(unit: UnitOfWork, settings: AccountsSettings, data: dict,
+                    options: dict) -> dict:
+    _require_editor(unit)
+    owner_id = data.pop("owner_id", unit.caller.user_id)
+    _check_owner(unit, owner_id)
+    _check_team(unit, data.get("team_member_ids", []))
+    check_writable(rules_of(unit), unit.caller, "customer",
+                   {k: v for k, v in data.items() if v is not None})
+    if data.get("parent_id"):
+        _check_parent(unit, None, data["parent_id"])
+    if not options.get("allow_duplicate"):
+        candidates = find_duplicates(unit, data["name"], data.get("phone"),
+                                     data.get("tax_id"), limit=5)
+        if candidates:
+            raise Conflict("A customer like this exists; confirm with allow_duplicate=true",
+                           {"name": ["likely duplicate"]}, code="duplicate_suspected",
+                           details={"candidates": candidates})
+    customer = Customer(**data, **_keys(data), owner_id=owner_id,
+                        code=_next_code(unit, settings))
+    unit.session.add(customer)
+    unit.session.flush()
+    unit.session.refresh(customer)
+    dumped = customer_schema.dump(customer)
+    unit.audit("create", "customer", customer.id, None, dumped)
+    unit.emit("customer_created", {"customer": dumped})
+    return _dump(unit, customer)
+
+
+def get_customer(unit: UnitOfWork, customer_id: int) -> dict:
+    return _dump(unit, visible_customer(unit, customer_id))
+
+
+def list_customers(unit: UnitOfWork, query: dict) -> dict:
+    stmt = _scoped(unit, select(Customer))
+    for name in ("owner_id", "parent_id", "type", "grade"):
+        if name in query:
+            stmt = stmt.where(getattr(Customer, name) == query[name])
+    stmt = stmt.where(Customer.status == query.get("status", "active"))
+    if "q" in query:
+        pattern = f"%{query['q']}%"
+        stmt = stmt.where(or_(Customer.name.ilike(pattern), Customer.code.ilike(pattern)))
+    rows = unit.session.execute(paginate(stmt, Customer.id, query["limit"],
+                                         query["cursor"])).scalars().all()
+    return page([_dump(unit, r) for r in rows], query["limit"])
+
+
+def update_customer(unit: UnitOfWork, customer_id: int, data: dict) -> dict:
+    customer = visible_customer(unit, customer_id, lock=True)
+    _require_editor(unit, customer)
+    changed = {k: v for k, v in data.items() if getattr(customer, k) != v}
+    check_writable(rules_of(unit), unit.caller, "customer", changed)
+    if "team_member_ids" in changed:
+        _check_team(unit, changed["team_member_ids"])
+    if changed.get("parent_id"):
+        _check_parent(unit, customer.id, changed["parent_id"])
+    if not changed:
+        return _dump(unit, customer)
+    before = customer_schema.dump(customer)
+    for name, value in {**changed, **_keys(changed)}.items():
+        setattr(customer, name, value)
+    unit.session.flush()
+    unit.session.refresh(customer)
+    after = customer_schema.dump(customer)
+    unit.audit("update", "customer", customer.id, before, after)
+    unit.emit("customer_updated", {"customer": after, "changed": sorted(changed)})
+    return _dump(unit, customer)
+
+
+def transfer_customer(unit: UnitOfWork, customer_id: int, data: dict) -> dict:
+    customer = visible_customer(unit, customer_id, lock=True)
+    _require_editor(unit, customer)
+    caller = unit.caller
+    if not caller.is_admin and not caller.roles & domain.MANAGING_ROLES:
+        raise Forbidden("Only a manager transfers customers")
+    if data["owner_id"] == customer.owner_id:
+        raise invalid("owner_id", "already the owner")
+    _check_owner(unit, data["owner_id"])
+    before = customer.owner_id
+    customer.owner_id = data["owner_id"]
+    unit.session.flush()
+    unit.audit("transfer", "customer", customer.id, {"owner_id": before},
+               {"owner_id": customer.owner_id}, note=data.get("note"))
+    unit.emit("customer_transferred", {"customer_id": customer.id, "from_owner_id": before,
+                                       "to_owner_id": customer.owner_id})
+    return _dump(unit, customer)
+
+
+def merge_customers(unit: UnitOfWork, target_id: int, data: dict) -> dict:
+    """The source's contacts, team members, children and history move to the target; the
+    source answers as merged; other services repoint their references on the event."""
+    if data["source_id"] == target_id:
+        raise invalid("source_id", "a customer cannot merge into itself")
+    # Lock both in id order so two opposite merges cannot deadlock.
+    first, second = sorted((target_id, data["source_id"]))
+    locked = {c.id: c for c in (visible_customer(unit, first, lock=True,
+                                                 field="source_id" if first != target_id
+                                                 else None),
+                                visible_customer(unit, second, lock=True,
+                                                 field="source_id" if second != target_id
+                                                 else None))}
+    target, source = locked[target_id], locked[data["source_id"]]
+    _require_editor(unit, target)
+    _require_editor(unit, source)
+    caller = unit.caller
+    owns_both = caller.user_id == target.owner_id == source.owner_id
+    if not (caller.is_admin or caller.roles & domain.MANAGING_ROLES or owns_both):
+        raise Forbidden("Merge customers you own, or as a manager of both owners")
+    moved_contacts = unit.session.execute(
+        update(Contact).where(Contact.customer_id == source.id)
+        .values(customer_id=target.id).returning(Contact.id)).scalars().all()
+    unit.session.execute(update(Customer).where(Customer.parent_id == source.id)
+                         .values(parent_id=target.id))
+    members = [m for m in [*target.team_member_ids, source.owner_id, *source.team_member_ids]
+               if m != target.owner_id]
+    target.team_member_ids = list(dict.fromkeys(members))
+    for name in ("phone", "tax_id", "address", "industry", "grade"):
+        if getattr(target, name) is None and getattr(source, name) is not None:
+            setattr(target, name, getattr(source, name))
+    target.phone_key, target.tax_key = phone_key(target.phone), tax_key(target.tax_id)
+    source.status, source.merged_into_id = "merged", target.id
+    unit.session.flush()
+    unit.audit("merge", "customer", target.id, None,
+               {"source_id": source.id, "contacts": len(moved_contacts)})
+    unit.audit("merged_into", "customer", source.id, None, {"target_id": target.id})
+    unit.emit("customer_merged", {"source_id": source.id, "target_id": target.id})
+    return _dump(unit, target)
+
+
+# --- contacts ---------------------------------------------------------------------------
+def add_contact(unit: UnitOfWork, customer_id: int, data: dict) -> dict:
+    customer = visible_customer(unit, customer_id, lock=True)
+    _require_editor(unit, customer)
+    contact = Contact(customer_id=customer.id, **data)
+    unit.session.add(contact)
+    unit.session.flush()
+    unit.session.refresh(contact)
+    dumped = contact_schema.dump(contact)
+    unit.audit("add_contact", "customer", customer.id, None, dumped)
+    return mask(rules_of(unit), unit.caller, "contact", dumped)
+
+
+def list_contacts(unit: UnitOfWork, customer_id: int, query: dict) -> dict:
+    customer = visible_customer(unit, customer_id)
+    rows = unit.session.execute(paginate(
+        select(Contact).where(Contact.customer_id == customer.id), Contact.id,
+        query["limit"], query["cursor"])).scalars().all()
+    rules = rules_of(unit)
+    return page([mask(rules, unit.caller, "contact", contact_schema.dump(r)) for r in rows],
+                query["limit"])
+
+
+# --- timeline ---------------------------------------------------------------------------
+TIMELINE_LIMIT = 200
+
+
+def timeline(unit: UnitOfWork, customer_id: int) -> dict:
+    """The customer's history, newest first: its changes (audit log), merges, transfers,
+    contacts. Visits and tickets join when those services record customer references."""
+    customer = visible_customer(unit, customer_id)
+    rows = unit.session.execute(select(audit_log).where(
+        audit_log.c.resource == "customer", audit_log.c.resource_id == str(customer.id))
+        .order_by(audit_log.c.id.desc()).limit(TIMELINE_LIMIT)).all()
+    entries = [{"at": r.at, "kind": r.action, "source": "accounts", "actor_id": r.actor_id,
+                "summary": f"customer {r.action}", "data": {"after": r.after}} for r in rows]
+    return {"items": entries, "next_cursor": None}
