@@ -2,6 +2,7 @@
 A call that times out raises `ServiceUnavailable`; typed errors of the callee re-raise as
 themselves."""
 import eventlet
+from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from crmkit.errors import ServiceUnavailable
@@ -16,13 +17,15 @@ class _TimedServiceProxy:
 
     def __getattr__(self, method: str):
         def call(*args, **kwargs):
-            reply = getattr(self._proxy, method).call_async(*args, **kwargs)
             try:
+                reply = getattr(self._proxy, method).call_async(*args, **kwargs)
                 with eventlet.Timeout(self._timeout):
                     return reply.result()
             except eventlet.Timeout:
                 raise ServiceUnavailable(
                     f"{self._service}.{method} did not answer within {self._timeout}s") from None
+            except UnknownService:
+                raise ServiceUnavailable(f"{self._service} is not running") from None
         return call
 
 

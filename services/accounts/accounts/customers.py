@@ -2,16 +2,23 @@
 change in scope, merge, transfer. Customers are personal records: the owner, the team
 members and managing roles above the owner see them; field sales never see each other's.
 """
+from datetime import datetime
+
 from sqlalchemy import func, literal, or_, select, text, update
 
 from accounts import domain
 from accounts.customer_keys import name_key, phone_key, tax_key
 from accounts.field_permissions import rules_of
 from accounts.models import Contact, Customer, OrgUnit, User
-from accounts.schemas import ContactSchema, CustomerSchema, DuplicateCandidateSchema
+from accounts.schemas import (
+    ContactSchema,
+    CustomerSchema,
+    DuplicateCandidateSchema,
+    TimelineEntrySchema,
+)
 from accounts.settings import AccountsSettings
 from crmkit.database import UnitOfWork, utcnow
-from crmkit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from crmkit.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from crmkit.field_rules import check_writable, mask
 from crmkit.pagination import page, paginate
 from crmkit.scope import is_within
@@ -20,6 +27,7 @@ from crmkit.tables import audit_log
 customer_schema = CustomerSchema()
 contact_schema = ContactSchema()
 candidate_schema = DuplicateCandidateSchema()
+timeline_schema = TimelineEntrySchema()
 # Who may not create or change customers at all.
 READ_ONLY_ROLES = frozenset({"analyst", "repair_partner"})
 # A fuzzy name match at or above this pg_trgm similarity is a likely duplicate.
@@ -317,6 +325,8 @@ def merge_customers(unit: UnitOfWork, target_id: int, data: dict) -> dict:
                {"source_id": source.id, "contacts": len(moved_contacts)})
     unit.audit("merged_into", "customer", source.id, None, {"target_id": target.id})
     unit.emit("customer_merged", {"source_id": source.id, "target_id": target.id})
+    unit.emit("customer_updated", {"customer": customer_schema.dump(target),
+                                   "changed": ["team_member_ids"]})
     return _dump(unit, target)
 
 
@@ -347,13 +357,27 @@ def list_contacts(unit: UnitOfWork, customer_id: int, query: dict) -> dict:
 TIMELINE_LIMIT = 200
 
 
-def timeline(unit: UnitOfWork, customer_id: int) -> dict:
-    """The customer's history, newest first: its changes (audit log), merges, transfers,
-    contacts. Visits and tickets join when those services record customer references."""
+def timeline(unit: UnitOfWork, customer_id: int, visits_of) -> dict:
+    """The customer's history, newest first: its changes (audit log: creation, edits,
+    merges, transfers, contacts) and its visits, asked of the visits service with the
+    caller's scope (`visits_of(customer_id)`). Visits being unreachable makes the answer
+    `partial`, not an error."""
     customer = visible_customer(unit, customer_id)
     rows = unit.session.execute(select(audit_log).where(
         audit_log.c.resource == "customer", audit_log.c.resource_id == str(customer.id))
         .order_by(audit_log.c.id.desc()).limit(TIMELINE_LIMIT)).all()
     entries = [{"at": r.at, "kind": r.action, "source": "accounts", "actor_id": r.actor_id,
                 "summary": f"customer {r.action}", "data": {"after": r.after}} for r in rows]
-    return {"items": entries, "next_cursor": None}
+    partial = False
+    try:
+        for visit in visits_of(customer.id):
+            at = visit.get("check_out_at") or visit.get("check_in_at") or visit["planned_at"]
+            entries.append({"at": datetime.fromisoformat(at), "kind": f"visit_{visit['status']}",
+                            "source": "visits", "actor_id": visit["user_id"],
+                            "summary": f"visit {visit['id']} {visit['status']}",
+                            "data": visit})
+    except ServiceUnavailable:
+        partial = True
+    entries.sort(key=lambda e: e["at"], reverse=True)
+    return {"items": [timeline_schema.dump(e) for e in entries[:TIMELINE_LIMIT]],
+            "next_cursor": None, "partial": partial}

@@ -5,6 +5,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -100,6 +101,9 @@ class Customer(Timestamps, Base):
     tax_id: Mapped[str | None] = mapped_column(String(40))
     tax_key: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(500))
+    # Where to visit it (a customer without address and location cannot be visited).
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     team_member_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
     status: Mapped[str] = mapped_column(String(16), server_default="active")

@@ -192,6 +192,8 @@ class CustomerSchema(Schema):
     phone = fields.String(allow_none=True)
     tax_id = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
     owner_id = fields.Integer()
     team_member_ids = fields.List(fields.Integer())
     status = fields.String()
@@ -210,7 +212,15 @@ class _CustomerFields(Schema):
     tax_id = fields.String(allow_none=True, validate=validate.Regexp(
         r"^[0-9A-Za-z -]{8,30}$", error="8 to 30 letters and digits"))
     address = Text(max_length=500, allow_none=True)
+    lat = fields.Float(allow_none=True, allow_nan=False, validate=validate.Range(-90, 90))
+    lon = fields.Float(allow_none=True, allow_nan=False, validate=validate.Range(-180, 180))
     team_member_ids = fields.List(Id(), validate=validate.Length(max=50))
+
+    @validates_schema
+    def _lat_lon_together(self, data, **kwargs):
+        if (data.get("lat") is None) != (data.get("lon") is None):
+            raise ValidationError("lat and lon go together",
+                                  "lon" if data.get("lat") is not None else "lat")
 
     @validates("team_member_ids")
     def _unique_members(self, value, **kwargs):

@@ -8,6 +8,7 @@ from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
+from crmkit.rpc_client import TimedRpcProxy
 from crmkit.validation import load
 
 settings = load_settings()
@@ -23,6 +24,7 @@ class AccountsService:
 
     db = Database()
     caller = CallerContext()
+    visits = TimedRpcProxy("visits", timeout=3)
 
     @rpc
     def health(self):
@@ -172,7 +174,10 @@ class AccountsService:
     @rpc
     def get_customer_timeline(self, customer_id):
         _require_login(self.caller)
-        return customers.timeline(self.db, customer_id)
+        return customers.timeline(
+            self.db, customer_id,
+            lambda cid: self.visits.list_customer_visits(customer_id=cid,
+                                                         query={"limit": "500"})["items"])
 
     # --- field permissions --------------------------------------------------------------
     @rpc

@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crmkit.orm import Timestamps
@@ -46,6 +46,23 @@ class StoreCopy(Base):
     as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CustomerCopy(Base):
+    """Read copy of accounts' customers: where they are and who may visit them, fed by
+    its events (merges repoint visits to the surviving customer)."""
+
+    __tablename__ = "customer_copies"
+
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    team_member_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    status: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class VisitType(Timestamps, Base):
     """Admin-defined kind of visit: its custom detail fields and photo policy."""
 
@@ -63,7 +80,9 @@ class Visit(Timestamps, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger)
-    store_id: Mapped[int] = mapped_column(BigInteger)
+    # A visit is to a store or to a customer.
+    store_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
     visit_type_id: Mapped[int | None] = mapped_column(ForeignKey("visit_types.id"))
     planned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), server_default="planned")
@@ -83,6 +102,8 @@ class Visit(Timestamps, Base):
         Index("ix_visits_user_id_check_in_at", "user_id", "check_in_at"),
         Index("ix_visits_user_id_planned_at", "user_id", "planned_at"),
         Index("ix_visits_store_id", "store_id"),
+        Index("ix_visits_customer_id", "customer_id"),
+        CheckConstraint("(store_id IS NULL) <> (customer_id IS NULL)", name="one_subject"),
     )
 
 

@@ -1,6 +1,6 @@
 """marshmallow schemas of the visits RPC payloads and results (also the HTTP bodies the
 gateway documents)."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from crmkit.fields import Id, Month, Text
 from crmkit.pagination import PageQuerySchema
@@ -50,7 +50,8 @@ class FraudSignalSchema(Schema):
 class VisitSchema(Schema):
     id = fields.Integer()
     user_id = fields.Integer()
-    store_id = fields.Integer()
+    store_id = fields.Integer(allow_none=True)
+    customer_id = fields.Integer(allow_none=True)
     visit_type_id = fields.Integer(allow_none=True)
     planned_at = fields.DateTime()
     status = fields.String()
@@ -75,14 +76,21 @@ class VisitDetailSchema(VisitSchema):
 
 class VisitCreateSchema(Schema):
     user_id = Id()
-    store_id = Id(required=True)
+    store_id = Id()
+    customer_id = Id()
     visit_type_id = Id(allow_none=True)
     planned_at = fields.AwareDateTime(required=True)
+
+    @validates_schema
+    def _one_place(self, data, **kwargs):
+        if ("store_id" in data) == ("customer_id" in data):
+            raise ValidationError("give a store_id or a customer_id (one of them)", "store_id")
 
 
 class VisitListQuerySchema(PageQuerySchema):
     user_id = Id(strict=False)
     store_id = Id(strict=False)
+    customer_id = Id(strict=False)
     status = fields.String(validate=validate.OneOf(VISIT_STATUSES))
     planned_from = fields.AwareDateTime()
     planned_to = fields.AwareDateTime()
@@ -113,7 +121,8 @@ class TrajectoryQuerySchema(Schema):
 
 class TrajectoryPointSchema(Schema):
     visit_id = fields.Integer()
-    store_id = fields.Integer()
+    store_id = fields.Integer(allow_none=True)
+    customer_id = fields.Integer(allow_none=True)
     at = fields.DateTime()
     lat = fields.Float()
     lon = fields.Float()

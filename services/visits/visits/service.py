@@ -8,7 +8,16 @@ from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
 from crmkit.validation import load
-from visits import photos, schemas, store_copies, targets, trajectory, visit_types, visits
+from visits import (
+    customer_copies,
+    photos,
+    schemas,
+    store_copies,
+    targets,
+    trajectory,
+    visit_types,
+    visits,
+)
 from visits.settings import load as load_settings
 from visits.storage import PhotoStorage
 
@@ -125,6 +134,29 @@ class VisitsService(directory.DirectoryReadCopy):
     @event_handler("channels", "stores_imported")
     def on_stores_imported(self, event):
         store_copies.apply_event(self.db, event)
+
+    @event_handler("accounts", "customer_created")
+    def on_customer_created(self, event):
+        customer_copies.apply_customer(self.db, event)
+
+    @event_handler("accounts", "customer_updated")
+    def on_customer_updated(self, event):
+        customer_copies.apply_customer(self.db, event)
+
+    @event_handler("accounts", "customer_transferred")
+    def on_customer_transferred(self, event):
+        customer_copies.apply_transfer(self.db, event)
+
+    @event_handler("accounts", "customer_merged")
+    def on_customer_merged(self, event):
+        customer_copies.apply_merge(self.db, event)
+
+    @rpc
+    def list_customer_visits(self, customer_id, query=None):
+        """For accounts' customer timeline: the caller's visible visits of a customer."""
+        self._login()
+        return visits.list_visits(self.db, load(schemas.VisitListQuerySchema(),
+                                                dict(query or {}, customer_id=customer_id)))
 
     @event_handler("accounts", "user_records_reassigned")
     def on_user_records_reassigned(self, event):

@@ -40,6 +40,7 @@ def trajectory(unit: UnitOfWork, people: UserDirectory, user_id: int, query: dic
             minutes = round((visit.check_in_at - previous.check_in_at).total_seconds() / 60, 1)
             total += leg
         points.append({"visit_id": visit.id, "store_id": visit.store_id,
+                       "customer_id": visit.customer_id,
                        "at": visit.check_in_at.astimezone(zone), "lat": visit.check_in_lat,
                        "lon": visit.check_in_lon, "distance_to_store_m": visit.distance_m,
                        "within_radius": visit.within_radius, "meters_from_previous": leg,

@@ -5,14 +5,14 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from crmkit.database import UnitOfWork, utcnow
-from crmkit.directory import UserDirectory, personal_within, sees_person
+from crmkit.directory import Person, UserDirectory, personal_within, sees_person
 from crmkit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from crmkit.pagination import page, paginate
 from crmkit.validation import load
-from visits import domain, store_copies
+from visits import customer_copies, domain, store_copies
 from visits.details import details_schema
 from visits.geo import distance_m
-from visits.models import FraudSignal, StoreCopy, Visit, VisitType
+from visits.models import CustomerCopy, FraudSignal, StoreCopy, Visit, VisitType
 from visits.schemas import VisitDetailSchema, VisitSchema
 from visits.settings import VisitSettings
 
@@ -67,25 +67,61 @@ def raise_signals(unit: UnitOfWork, visit: Visit, signals) -> list[str]:
     return [kind for kind, _ in signals]
 
 
+def _not_visitable(what: str, field: str) -> Conflict:
+    return Conflict(f"The {what} has no address or location (or is not active) and cannot "
+                    "be visited", {field: ["not visitable"]}, code=f"{what}_not_visitable")
+
+
+def _check_store(unit: UnitOfWork, people: UserDirectory, store_id: int) -> None:
+    store = unit.session.get(StoreCopy, store_id)
+    owner = people.get(store.owner_id) if store is not None else None
+    # Stores belong to their owner's unit: visible to that unit and above.
+    if owner is None or not sees_person(unit.caller, owner):
+        raise invalid("store_id", "no such store")
+    if not store_copies.visitable(store):
+        raise _not_visitable("store", "store_id")
+
+
+def _check_customer(unit: UnitOfWork, people: UserDirectory, customer_id: int,
+                    visitor: Person) -> None:
+    customer = unit.session.get(CustomerCopy, customer_id)
+    owner = people.get(customer.owner_id) if customer is not None else None
+    # Customers are personal: seeing the owner's unit is not enough, managing it is.
+    manages_owner = owner is not None and bool(unit.caller.roles & domain.MANAGERS) \
+        and sees_person(unit.caller, owner)
+    if owner is None or not customer_copies.may_visit(customer, visitor, manages_owner):
+        raise invalid("customer_id", "no such customer")
+    if not customer_copies.visitable(customer):
+        raise _not_visitable("customer", "customer_id")
+
+
+def location_of(unit: UnitOfWork, visit: Visit) -> tuple[float, float]:
+    """Where the visit's store or customer is (a check-in is measured against it)."""
+    if visit.store_id is not None:
+        place, field = unit.session.get(StoreCopy, visit.store_id), "store_id"
+    else:
+        place, field = unit.session.get(CustomerCopy, visit.customer_id), "customer_id"
+    if place is None or place.lat is None or place.lon is None:
+        raise Conflict("The place to visit has no location any more",
+                       {field: ["no location"]}, code="not_visitable")
+    return place.lat, place.lon
+
+
 def create_visit(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
     caller = unit.caller
     assignee = people.require(data.get("user_id", caller.user_id), "user_id")
     problem = domain.planning_problem(caller, assignee)
     if problem:
         raise Forbidden(problem, {"user_id": [problem]}, code="skip_level")
-    store = unit.session.get(StoreCopy, data["store_id"])
-    owner = people.get(store.owner_id) if store is not None else None
-    # Stores belong to their owner's unit: visible to that unit and above.
-    if owner is None or not sees_person(caller, owner):
-        raise invalid("store_id", "no such store")
-    if not store_copies.visitable(store):
-        raise Conflict("The store has no address or location (or is not active) and cannot "
-                       "be visited", {"store_id": ["not visitable"]}, code="store_not_visitable")
+    if data.get("store_id"):
+        _check_store(unit, people, data["store_id"])
+    else:
+        _check_customer(unit, people, data["customer_id"], assignee)
     if data.get("visit_type_id") and unit.session.get(VisitType, data["visit_type_id"]) is None:
         raise invalid("visit_type_id", "no such visit type")
-    visit = Visit(user_id=assignee.user_id, store_id=store.store_id,
-                  visit_type_id=data.get("visit_type_id"), planned_at=data["planned_at"],
-                  created_by=caller.user_id)
+    visit = Visit(user_id=assignee.user_id, store_id=data.get("store_id"),
+                  customer_id=data.get("customer_id"), visit_type_id=data.get("visit_type_id"),
+                  planned_at=data["planned_at"], created_by=caller.user_id)
     unit.session.add(visit)
     unit.session.flush()
     unit.session.refresh(visit)
@@ -105,7 +141,7 @@ def get_visit(unit: UnitOfWork, visit_id: int) -> dict:
 
 def list_visits(unit: UnitOfWork, query: dict) -> dict:
     stmt = _scoped(select(Visit), unit)
-    for name in ("user_id", "store_id", "status"):
+    for name in ("user_id", "store_id", "customer_id", "status"):
         if name in query:
             stmt = stmt.where(getattr(Visit, name) == query[name])
     if "planned_from" in query:
@@ -122,11 +158,7 @@ def check_in(unit: UnitOfWork, settings: VisitSettings, visit_id: int, data: dic
     if data["at"] > utcnow() + MAX_CLOCK_AHEAD:
         raise invalid("at", "is in the future")
     _transition(visit, "check_in")
-    store = unit.session.get(StoreCopy, visit.store_id)
-    if store is None or store.lat is None:
-        raise Conflict("The store has no location any more", {"store_id": ["no location"]},
-                       code="store_not_visitable")
-    distance = distance_m(data["lat"], data["lon"], store.lat, store.lon)
+    distance = distance_m(data["lat"], data["lon"], *location_of(unit, visit))
     previous = unit.session.execute(
         select(Visit.check_in_at, Visit.check_in_lat, Visit.check_in_lon, Visit.id)
         .where(Visit.user_id == visit.user_id, Visit.check_in_at.is_not(None),

@@ -267,3 +267,52 @@ def test_unconfirmed_slots_are_swept_with_their_bytes(system):
         sales.get_photo(visit_id=visit["id"], photo_id=slot["photo_id"])
     assert store.inspect(key, 10**7) is None
     engine.dispose()
+
+
+def test_customer_visits_follow_merges_and_show_in_the_timeline(system):
+    team = _team(system)
+    sales = team["sales"]
+    accounts = system(sales, "accounts")
+    place = {"address": "上海市浦东新区世纪大道100号", "lat": SHANGHAI[0], "lon": SHANGHAI[1]}
+    target = accounts.create_customer(data={"name": _name("浦东客户"), **place},
+                                      query={"allow_duplicate": "true"})
+    source = accounts.create_customer(data={"name": _name("重复客户"), **place},
+                                      query={"allow_duplicate": "true"})
+    nowhere = accounts.create_customer(data={"name": _name("无地址客户")},
+                                       query={"allow_duplicate": "true"})
+    visits = system(sales, "visits")
+    visit = {}
+
+    def planned():
+        try:
+            visit.update(visits.create_visit(data={
+                "customer_id": source["id"], "planned_at": datetime.now(UTC).isoformat()}))
+            return True
+        except errors.ValidationFailed:
+            return False
+    assert wait_until(planned)
+    refusal = []
+
+    def refused():  # once the customer's event has arrived, the refusal is a 409
+        try:
+            visits.create_visit(data={"customer_id": nowhere["id"],
+                                      "planned_at": datetime.now(UTC).isoformat()})
+        except errors.Conflict as exc:
+            refusal.append(exc.code)
+        except errors.ValidationFailed:
+            return False
+        return True
+    assert wait_until(refused) and refusal == ["customer_not_visitable"]
+    with pytest.raises(errors.ValidationFailed):  # a peer's customer is not theirs to visit
+        system(team["junior"], "visits").create_visit(data={
+            "customer_id": target["id"], "planned_at": datetime.now(UTC).isoformat()})
+    checked = visits.check_in(visit_id=visit["id"], data={
+        "lat": SHANGHAI[0], "lon": SHANGHAI[1], "accuracy_m": 5,
+        "at": datetime.now(UTC).isoformat()})
+    assert checked["within_radius"] is True
+    accounts.merge_customers(customer_id=target["id"], data={"source_id": source["id"]})
+    assert wait_until(lambda: visits.get_visit(visit_id=visit["id"])["customer_id"]
+                      == target["id"])
+    timeline = accounts.get_customer_timeline(customer_id=target["id"])
+    assert timeline["partial"] is False
+    assert "visit_checked_in" in [e["kind"] for e in timeline["items"]]
