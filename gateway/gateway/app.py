@@ -20,7 +20,13 @@ from crmkit.fields import MAX_ID
 from crmkit.jsonlog import configure_logging, request_id_var
 from crmkit.settings import log_level
 from crmkit.tokens import verify_access_token
-from gateway.http_errors import HttpError, error_response, json_response, response_for
+from gateway.http_errors import (
+    HttpError,
+    error_response,
+    file_response,
+    json_response,
+    response_for,
+)
 from gateway.openapi import build_spec
 from gateway.revocations import Revocations, subscribe
 from gateway.routes import ROUTES, SERVICES, Route
@@ -195,7 +201,8 @@ class Gateway:
             request_id_var.set(request_id)
             try:
                 result = await self.dispatch(request, route)
-                response = json_response(result, route.status)
+                response = file_response(result) if route.download \
+                    else json_response(result, route.status)
             except Exception as exc:  # noqa: BLE001 (every failure becomes a typed reply)
                 response = response_for(exc, request_id)
             response.headers.update(SECURITY_HEADERS)

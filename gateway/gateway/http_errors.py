@@ -1,7 +1,9 @@
 """The one table that maps the services' typed errors to HTTP, and the error body of
 api.md: {"error": {"code", "message", "fields"}}."""
+import base64
 import json
 import logging
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -33,6 +35,13 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, status_code=status, headers=headers,
                     media_type="application/json")
+
+
+def file_response(file: dict) -> Response:
+    """A file an RPC answered as `{filename, content_type, content_base64}`."""
+    name = quote(file["filename"])
+    return Response(base64.b64decode(file["content_base64"]), media_type=file["content_type"],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None,

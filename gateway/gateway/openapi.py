@@ -56,7 +56,9 @@ def build_spec(routes, prefix: str) -> dict:
         elif route.body is not None:
             operation["requestBody"] = {"required": not route.body_optional, "content": {
                 "application/json": {"schema": ref(route.body)}}}
-        if route.response is None:
+        if route.download:
+            body = {"type": "string", "format": "binary"}
+        elif route.response is None:
             body = {"type": "object"}
         elif route.many:
             body = {"type": "object", "required": ["items", "next_cursor"], "properties": {
@@ -64,8 +66,9 @@ def build_spec(routes, prefix: str) -> dict:
                 "next_cursor": {"type": "string", "nullable": True}}}
         else:
             body = ref(route.response)
+        media = "application/octet-stream" if route.download else "application/json"
         operation["responses"][str(route.status)] = {
-            "description": "OK", "content": {"application/json": {"schema": body}}}
+            "description": "OK", "content": {media: {"schema": body}}}
         for status, text in ERROR_STATUSES.items():
             if route.public and status in (401, 403):
                 continue

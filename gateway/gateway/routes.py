@@ -34,6 +34,8 @@ class Route:
     creates: bool = False
     # The body is a multipart file upload (field `file`), not JSON.
     upload: bool = False
+    # The RPC answers a file ({filename, content_type, content_base64}): send its bytes.
+    download: bool = False
     # (query parameter, {value: service}): the service is chosen by that parameter.
     service_by: tuple[str, dict[str, str]] | None = None
 
@@ -80,6 +82,14 @@ ROUTES = [
     Route("GET", "/customers", "accounts", "list_customers", "List customers in scope",
           "customers", query=accounts.CustomerListQuerySchema,
           response=accounts.CustomerSchema, many=True),
+    Route("POST", "/customers/import", "accounts", "import_customers",
+          "Import customers (and a contact each) from CSV or XLSX (multipart field `file`); "
+          "all or nothing, 400 with per-row `errors`", "customers", upload=True,
+          query=accounts.CreateOptionsSchema, response=accounts.CustomerImportResultSchema,
+          creates=True),
+    Route("GET", "/customers/export", "accounts", "export_customers",
+          "Your customers as CSV (UTF-8 with BOM) or XLSX", "customers",
+          query=accounts.ExportQuerySchema, download=True),
     Route("GET", "/customers/duplicates", "accounts", "find_customer_duplicates",
           "Likely duplicates of a name, phone or tax id, with a score", "customers",
           query=accounts.DuplicateQuerySchema, response=accounts.DuplicateCandidateSchema,

@@ -2,11 +2,14 @@
 change in scope, merge, transfer. Customers are personal records: the owner, the team
 members and managing roles above the owner see them; field sales never see each other's.
 """
+import base64
+import binascii
 from datetime import datetime
 
 from sqlalchemy import func, literal, or_, select, text, update
 
 from accounts import domain
+from accounts.customer_file import export_csv, export_xlsx, parse_customers
 from accounts.customer_keys import name_key, phone_key, tax_key
 from accounts.field_permissions import rules_of
 from accounts.models import Contact, Customer, OrgUnit, User
@@ -23,6 +26,7 @@ from crmkit.field_rules import check_writable, mask
 from crmkit.pagination import page, paginate
 from crmkit.scope import is_within
 from crmkit.tables import audit_log
+from crmkit.tabular import TableFileError
 
 customer_schema = CustomerSchema()
 contact_schema = ContactSchema()
@@ -381,3 +385,103 @@ def timeline(unit: UnitOfWork, customer_id: int, visits_of) -> dict:
     entries.sort(key=lambda e: e["at"], reverse=True)
     return {"items": [timeline_schema.dump(e) for e in entries[:TIMELINE_LIMIT]],
             "next_cursor": None, "partial": partial}
+
+
+# --- import and export ------------------------------------------------------------------
+def _file_duplicates(unit: UnitOfWork, rows: list) -> list[dict]:
+    """Rows that repeat each other (same normalised name or tax id) or match a customer
+    already there (tax id, phone, or a name at the similarity threshold): one query for
+    the whole file."""
+    problems, seen_names, seen_taxes = [], {}, {}
+    for number, customer, _ in rows:
+        nkey, tkey = name_key(customer["name"]), tax_key(customer.get("tax_id"))
+        if nkey in seen_names:
+            problems.append({"row": number, "field": "name",
+                             "message": f"same customer as row {seen_names[nkey]}"})
+        seen_names.setdefault(nkey, number)
+        if tkey and tkey in seen_taxes:
+            problems.append({"row": number, "field": "tax_id",
+                             "message": f"same tax id as row {seen_taxes[tkey]}"})
+        if tkey:
+            seen_taxes.setdefault(tkey, number)
+    keys = [(n, name_key(c["name"]), phone_key(c.get("phone")), tax_key(c.get("tax_id")))
+            for n, c, _ in rows]
+    unit.session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
+                         {"t": str(NAME_SIMILARITY)})
+    matches = unit.session.execute(text("""
+        SELECT f.row, f.nkey, c.id, c.name_key % f.nkey AS by_name,
+               c.phone_key = f.pkey AS by_phone, c.tax_key = f.tkey AS by_tax
+        FROM unnest(CAST(:rows AS int[]), CAST(:nkeys AS text[]), CAST(:pkeys AS text[]),
+                    CAST(:tkeys AS text[])) AS f(row, nkey, pkey, tkey)
+        JOIN customers c ON c.status = 'active'
+         AND (c.name_key % f.nkey OR c.phone_key = f.pkey OR c.tax_key = f.tkey)
+    """), {"rows": [k[0] for k in keys], "nkeys": [k[1] for k in keys],
+           "pkeys": [k[2] for k in keys], "tkeys": [k[3] for k in keys]}).all()
+    reported = set()
+    for match in matches:
+        field = "tax_id" if match.by_tax else "phone" if match.by_phone else "name"
+        if (match.row, field) not in reported:
+            reported.add((match.row, field))
+            problems.append({"row": match.row, "field": field,
+                             "message": f"likely duplicate of customer {match.id}"})
+    return problems
+
+
+def import_customers(unit: UnitOfWork, settings: AccountsSettings, data: dict,
+                     options: dict) -> dict:
+    """All or nothing: every problem of every row is reported (400 with `errors`), or
+    every row becomes a customer (with its contact)."""
+    _require_editor(unit)
+    try:
+        content = base64.b64decode(data["content_base64"], validate=True)
+        rows, errors, total = parse_customers(content, data.get("filename"))
+    except (binascii.Error, ValueError):
+        raise invalid("file", "the upload is not valid base64") from None
+    except TableFileError as exc:
+        raise invalid("file", exc.message) from None
+    owners = {c.get("owner_id", unit.caller.user_id) for _, c, _ in rows}
+    for owner_id in owners:
+        try:
+            _check_owner(unit, owner_id)
+        except (ValidationFailed, Forbidden) as exc:
+            errors += [{"row": n, "field": "owner_id", "message": exc.message}
+                       for n, c, _ in rows if c.get("owner_id", unit.caller.user_id) == owner_id]
+    if not options.get("allow_duplicate"):
+        errors += _file_duplicates(unit, rows)
+    if errors:
+        errors.sort(key=lambda e: (e["row"], e["field"]))
+        raise ValidationFailed(f"{len({e['row'] for e in errors})} of {total} rows have "
+                               "problems; nothing was imported", {"file": ["see errors"]},
+                               details={"errors": errors[:1000], "error_count": len(errors)})
+    created = []
+    for _, values, contact in rows:
+        owner_id = values.pop("owner_id", unit.caller.user_id)
+        customer = Customer(**values, **_keys(values), owner_id=owner_id,
+                            code=_next_code(unit, settings))
+        unit.session.add(customer)
+        created.append((customer, contact))
+    unit.session.flush()
+    for customer, contact in created:
+        if contact:
+            unit.session.add(Contact(customer_id=customer.id, **contact))
+        unit.emit("customer_created", {"customer": customer_schema.dump(customer)})
+    unit.audit("import", "customer_import", data.get("filename") or "upload", None,
+               {"imported": len(created), "ids": [c.id for c, _ in created][:1000]})
+    return {"total": total, "imported": len(created), "errors": []}
+
+
+EXPORT_LIMIT = 50_000
+
+
+def export_customers(unit: UnitOfWork, query: dict) -> dict:
+    """The caller's customers as a file, field rules applied (masked stays masked)."""
+    stmt = _scoped(unit, select(Customer).where(Customer.status == "active")) \
+        .order_by(Customer.id).limit(EXPORT_LIMIT)
+    records = [_dump(unit, c) for c in unit.session.execute(stmt).scalars()]
+    if query["format"] == "xlsx":
+        content = export_xlsx(records)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        content, content_type = export_csv(records), "text/csv; charset=utf-8"
+    return {"filename": f"customers.{query['format']}", "content_type": content_type,
+            "content_base64": base64.b64encode(content).decode("ascii")}

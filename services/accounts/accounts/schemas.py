@@ -307,6 +307,30 @@ class TimelineEntrySchema(Schema):
     data = fields.Dict()
 
 
+class CustomerImportSchema(Schema):
+    filename = Text(max_length=255, allow_none=True)
+    content_base64 = fields.String(required=True, validate=validate.Length(
+        min=1, max=8 * 1024 * 1024))
+
+
+class CustomerImportResultSchema(Schema):
+    total = fields.Integer()
+    imported = fields.Integer()
+    errors = fields.List(fields.Dict())
+
+
+class ExportQuerySchema(Schema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+
+class FileSchema(Schema):
+    """A file as it crosses the bus; the gateway answers with its bytes."""
+
+    filename = fields.String()
+    content_type = fields.String()
+    content_base64 = fields.String()
+
+
 class FieldPermissionSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     resource = fields.String(required=True, validate=validate.Length(min=1, max=50))

@@ -179,6 +179,20 @@ class AccountsService:
             lambda cid: self.visits.list_customer_visits(customer_id=cid,
                                                          query={"limit": "500"})["items"])
 
+    @rpc(sensitive_arguments=("data.content_base64",))
+    @idempotent("import_customers")
+    def import_customers(self, data, query=None):
+        _require_login(self.caller)
+        return customers.import_customers(self.db, settings,
+                                          load(schemas.CustomerImportSchema(), data),
+                                          load(schemas.CreateOptionsSchema(), query or {}))
+
+    @rpc
+    def export_customers(self, query=None):
+        _require_login(self.caller)
+        return customers.export_customers(self.db,
+                                          load(schemas.ExportQuerySchema(), query or {}))
+
     # --- field permissions --------------------------------------------------------------
     @rpc
     def list_field_permissions(self):
