@@ -20,7 +20,7 @@ def _no_repeats(values, what: str):
 
 
 # --- partners ---------------------------------------------------------------------------
-class ContactSchema(Schema):
+class PartnerContactSchema(Schema):
     name = Text(required=True, max_length=100)
     title = Text(max_length=100, allow_none=True)
     phone = fields.String(allow_none=True, validate=validate.Regexp(
@@ -39,7 +39,7 @@ class PartnerSchema(Schema):
     cooperation_model = fields.String(allow_none=True)
     channel_share = Percent(allow_none=True)
     owner_id = fields.Integer()
-    contacts = fields.List(fields.Nested(ContactSchema))
+    contacts = fields.List(fields.Nested(PartnerContactSchema))
     status = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -54,7 +54,7 @@ class _PartnerFields(Schema):
     cooperation_model = Text(max_length=200, allow_none=True)
     channel_share = Percent(allow_none=True)
     owner_id = Id()
-    contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=20))
+    contacts = fields.List(fields.Nested(PartnerContactSchema), validate=validate.Length(max=20))
     status = fields.String(validate=validate.OneOf(PARTNER_STATUSES))
 
 
