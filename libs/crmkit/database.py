@@ -69,6 +69,16 @@ class UnitOfWork:
         self.request_id = context.get(REQUEST_ID)
         self.service = service
         self.emitted = 0
+        self._memo: dict = {}
+
+    def memo(self, key: str, compute):
+        """`compute()` once per unit of work (e.g. a rules table read by every dump)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def forget(self, key: str) -> None:
+        self._memo.pop(key, None)
 
     def act_as(self, caller: Caller) -> None:
         """Work done later on someone's behalf (an event's actor) runs with their scope."""

@@ -4,8 +4,18 @@ accepting updates; hidden and masked fields are not writable either). A caller w
 gets the most permissive answer: a field is hidden or read-only only if every one of
 their roles says so. Rules are a plain table `{(role, resource, field): "hidden"|"read_only"}`
 owned by each service."""
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
 from crmkit.context import Caller
+from crmkit.database import UnitOfWork, utcnow
+from crmkit.entrypoints import event_handler
 from crmkit.errors import Forbidden
+from crmkit.rpc_client import TimedRpcProxy
+from crmkit.tables import NAMING_CONVENTION
 
 HIDDEN = "hidden"
 MASKED = "masked"
@@ -49,3 +59,51 @@ def check_writable(rules: dict, caller: Caller, resource: str, data: dict) -> No
     if locked:
         raise Forbidden("Your role may not change " + ", ".join(locked),
                         {f: ["read-only for your role"] for f in locked}, code="field_read_only")
+
+
+# --- a service's copy of accounts' table --------------------------------------------------
+# accounts owns the field permission table; other services keep its latest snapshot (one
+# row) fed by `field_permissions_changed`, and ask accounts once when they have none yet.
+field_rules_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+field_rules_snapshot = Table(
+    "field_rules_snapshot", field_rules_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rules", JSONB, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+
+def rules_from_items(items: list[dict]) -> dict:
+    return {(i["role"], i["resource"], i["field"]): i["rule"] for i in items if i["rule"]}
+
+
+def store_snapshot(unit: UnitOfWork, items: list[dict], as_of: datetime) -> None:
+    stmt = pg_insert(field_rules_snapshot).values(id=1, rules=items, as_of=as_of)
+    unit.session.execute(stmt.on_conflict_do_update(
+        index_elements=[field_rules_snapshot.c.id],
+        set_={"rules": stmt.excluded.rules, "as_of": stmt.excluded.as_of},
+        where=field_rules_snapshot.c.as_of <= stmt.excluded.as_of))
+
+
+class FieldRulesReadCopy:
+    """Mix into a service class (with `db = Database()`): `field_rules()` is the current
+    table as `{(role, resource, field): rule}`. Migrations include `field_rules_metadata`."""
+
+    accounts = TimedRpcProxy("accounts")
+
+    def field_rules(self) -> dict:
+        return self.db.memo("field_rules", self._load_field_rules)
+
+    def _load_field_rules(self) -> dict:
+        unit = self.db
+        items = unit.session.execute(select(field_rules_snapshot.c.rules)).scalar()
+        if items is None:
+            items = self.accounts.list_field_permissions()["items"]
+            store_snapshot(unit, items, utcnow())
+        return rules_from_items(items)
+
+    @event_handler("accounts", "field_permissions_changed")
+    def on_field_permissions_changed(self, event):
+        store_snapshot(self.db, event["data"]["items"],
+                       datetime.fromisoformat(event["occurred_at"]))

@@ -110,3 +110,24 @@ def test_typed_errors_survive_the_wire_format():
     assert (rebuilt.code, rebuilt.fields, rebuilt.message) == (
         "duplicate_username", {"username": ["already taken"]}, "taken")
     assert errors.error_from_wire(serialize(ValueError("boom"))) is None
+
+
+def test_field_rules_take_the_most_permissive_role_and_mask():
+    from crmkit.errors import Forbidden
+    from crmkit.field_rules import check_writable, mask
+    rules = {("channel_owner", "partner", "credit_limit"): "read_only",
+             ("field_sales", "partner", "credit_limit"): "hidden",
+             ("analyst", "customer", "phone"): "masked"}
+
+    def caller(*roles):
+        return Caller(user_id=1, roles=frozenset(roles), org_path="/1/")
+    record = {"name": "A", "credit_limit": "10.00"}
+    assert "credit_limit" not in mask(rules, caller("field_sales"), "partner", record)
+    assert mask(rules, caller("field_sales", "region_manager"), "partner", record) == record
+    assert mask(rules, caller("analyst"), "customer", {"phone": "13800138000"}) == \
+        {"phone": "138****8000"}
+    with pytest.raises(Forbidden) as refused:
+        check_writable(rules, caller("channel_owner"), "partner",
+                       {"credit_limit": 1, "name": "B"})
+    assert list(refused.value.fields) == ["credit_limit"]
+    check_writable(rules, caller("channel_owner"), "partner", {"name": "B"})

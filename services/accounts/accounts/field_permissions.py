@@ -8,16 +8,11 @@ from accounts.models import FieldPermission
 from crmkit.database import UnitOfWork
 from crmkit.errors import Forbidden
 
-_CACHE_ATTR = "_field_rules"
-
 
 def rules_of(unit: UnitOfWork) -> dict:
-    rules = getattr(unit, _CACHE_ATTR, None)
-    if rules is None:
-        rules = {(r.role, r.resource, r.field): r.rule
-                 for r in unit.session.execute(select(FieldPermission)).scalars()}
-        setattr(unit, _CACHE_ATTR, rules)
-    return rules
+    return unit.memo("field_rules", lambda: {
+        (r.role, r.resource, r.field): r.rule
+        for r in unit.session.execute(select(FieldPermission)).scalars()})
 
 
 def _dump(rules: dict) -> dict:
@@ -45,7 +40,7 @@ def set_rules(unit: UnitOfWork, data: dict) -> dict:
             unit.session.execute(stmt.on_conflict_do_update(
                 index_elements=[FieldPermission.role, FieldPermission.resource,
                                 FieldPermission.field], set_={"rule": item["rule"]}))
-    setattr(unit, _CACHE_ATTR, None)
+    unit.forget("field_rules")
     after = _dump(rules_of(unit))
     unit.audit("update", "field_permissions", "all", before, after)
     unit.emit("field_permissions_changed", after)

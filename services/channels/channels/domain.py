@@ -1,8 +1,8 @@
 """Channel rules with no I/O: who may do what to partners, stores, inspection forms and
-action plans; the inspection workflow; which fields each role may see or change."""
+action plans; the inspection workflow. (Which fields each role may see or change is
+accounts' field permission table, copied here.)"""
 from crmkit.context import Caller
 from crmkit.directory import Person
-from crmkit.field_rules import HIDDEN, READ_ONLY
 from crmkit.scope import GLOBAL_ROLES, is_ancestor_path
 
 PARTNER_KINDS = ("national_distributor", "provincial_distributor", "local_distributor",
@@ -24,12 +24,6 @@ PLAN_CREATORS = MAINTAINERS
 # Partner history keeps these fields.
 TRACKED_PARTNER_FIELDS = ("tier", "owner_id", "credit_limit")
 
-FIELD_RULES = {
-    ("channel_owner", "partner", "credit_limit"): READ_ONLY,
-    ("field_sales", "partner", "credit_limit"): HIDDEN,
-    ("service_agent", "partner", "credit_limit"): HIDDEN,
-    ("repair_partner", "partner", "credit_limit"): HIDDEN,
-}
 
 # Inspection workflow: action -> (from status, to status).
 TRANSITIONS = {"submit": ("draft", "submitted"), "review": ("submitted", "reviewed")}

@@ -15,7 +15,7 @@ from channels.schemas import PartnerChangeSchema, PartnerSchema
 from crmkit.database import UnitOfWork
 from crmkit.directory import UserDirectory
 from crmkit.errors import Conflict
-from crmkit.field_rules import HIDDEN, check_writable, mask, rule_for
+from crmkit.field_rules import HIDDEN, MASKED, check_writable, mask, rule_for
 from crmkit.pagination import page
 
 partner_schema = PartnerSchema()
@@ -23,8 +23,8 @@ change_schema = PartnerChangeSchema()
 MAX_PARENT_DEPTH = 16
 
 
-def dump(unit: UnitOfWork, partner: Partner) -> dict:
-    return mask(domain.FIELD_RULES, unit.caller, "partner", partner_schema.dump(partner))
+def dump(unit: UnitOfWork, rules: dict, partner: Partner) -> dict:
+    return mask(rules, unit.caller, "partner", partner_schema.dump(partner))
 
 
 def _check_code_free(unit: UnitOfWork, code: str) -> None:
@@ -56,9 +56,9 @@ def _record_change(unit: UnitOfWork, partner_id: int, field: str, old, new,
         note=note))
 
 
-def create_partner(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
+def create_partner(unit: UnitOfWork, people: UserDirectory, rules: dict, data: dict) -> dict:
     require_role(unit, domain.MAINTAINERS, "create partners")
-    check_writable(domain.FIELD_RULES, unit.caller, "partner",
+    check_writable(rules, unit.caller, "partner",
                    {k: v for k, v in data.items() if k == "credit_limit"})
     owner_id = data.get("owner_id", unit.caller.user_id)
     check_new_owner(unit, people, owner_id)
@@ -75,25 +75,25 @@ def create_partner(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
     dumped = partner_schema.dump(partner)
     unit.audit("create", "partner", partner.id, None, dumped)
     unit.emit("partner_created", {"partner": dumped})
-    return dump(unit, partner)
+    return dump(unit, rules, partner)
 
 
-def get_partner(unit: UnitOfWork, partner_id: int) -> dict:
-    return dump(unit, visible(unit, Partner, partner_id, "partner"))
+def get_partner(unit: UnitOfWork, rules: dict, partner_id: int) -> dict:
+    return dump(unit, rules, visible(unit, Partner, partner_id, "partner"))
 
 
-def list_partners(unit: UnitOfWork, query: dict) -> dict:
+def list_partners(unit: UnitOfWork, rules: dict, query: dict) -> dict:
     return list_page(unit, Partner, query, ("kind", "tier", "owner_id", "parent_id"),
-                     (Partner.name, Partner.code), lambda p: dump(unit, p))
+                     (Partner.name, Partner.code), lambda p: dump(unit, rules, p))
 
 
-def update_partner(unit: UnitOfWork, people: UserDirectory, partner_id: int,
+def update_partner(unit: UnitOfWork, people: UserDirectory, rules: dict, partner_id: int,
                    data: dict) -> dict:
     partner = visible(unit, Partner, partner_id, "partner", lock=True)
     require_maintainer(unit, partner.owner_id, "partner")
     note = data.pop("note", None)
     changed = {k: v for k, v in data.items() if getattr(partner, k) != v}
-    check_writable(domain.FIELD_RULES, unit.caller, "partner", changed)
+    check_writable(rules, unit.caller, "partner", changed)
     if "owner_id" in changed:
         check_new_owner(unit, people, changed["owner_id"])
     if changed.get("parent_id"):
@@ -111,13 +111,13 @@ def update_partner(unit: UnitOfWork, people: UserDirectory, partner_id: int,
     if changed:
         unit.audit("update", "partner", partner.id, before, after, note=note)
         unit.emit("partner_updated", {"partner": after, "changed": sorted(changed)})
-    return dump(unit, partner)
+    return dump(unit, rules, partner)
 
 
-def partner_history(unit: UnitOfWork, partner_id: int, query: dict) -> dict:
+def partner_history(unit: UnitOfWork, rules: dict, partner_id: int, query: dict) -> dict:
     visible(unit, Partner, partner_id, "partner")
     hidden = [f for f in domain.TRACKED_PARTNER_FIELDS
-              if rule_for(domain.FIELD_RULES, unit.caller, "partner", f) == HIDDEN]
+              if rule_for(rules, unit.caller, "partner", f) in (HIDDEN, MASKED)]
     stmt = select(PartnerChange).where(PartnerChange.partner_id == partner_id)
     if hidden:
         stmt = stmt.where(PartnerChange.field.not_in(hidden))

@@ -14,6 +14,7 @@ from crmkit.context import Caller, CallerContext
 from crmkit.database import Database
 from crmkit.entrypoints import event_handler, rpc
 from crmkit.errors import NotAuthenticated
+from crmkit.field_rules import FieldRulesReadCopy
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
@@ -21,7 +22,7 @@ from crmkit.settings import bus_settings
 from crmkit.validation import load
 
 
-class ChannelsService(directory.DirectoryReadCopy):
+class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
     name = "channels"
 
     db = Database()
@@ -41,30 +42,30 @@ class ChannelsService(directory.DirectoryReadCopy):
     @idempotent("create_partner")
     def create_partner(self, data):
         people = self._login()
-        return partners.create_partner(self.db, people,
+        return partners.create_partner(self.db, people, self.field_rules(),
                                        load(schemas.PartnerCreateSchema(), data))
 
     @rpc
     def get_partner(self, partner_id):
         self._login()
-        return partners.get_partner(self.db, partner_id)
+        return partners.get_partner(self.db, self.field_rules(), partner_id)
 
     @rpc
     def list_partners(self, query=None):
         self._login()
-        return partners.list_partners(self.db,
+        return partners.list_partners(self.db, self.field_rules(),
                                       load(schemas.PartnerListQuerySchema(), query or {}))
 
     @rpc
     def update_partner(self, partner_id, data):
         people = self._login()
-        return partners.update_partner(self.db, people, partner_id,
+        return partners.update_partner(self.db, people, self.field_rules(), partner_id,
                                        load(schemas.PartnerUpdateSchema(), data))
 
     @rpc
     def get_partner_history(self, partner_id, query=None):
         self._login()
-        return partners.partner_history(self.db, partner_id,
+        return partners.partner_history(self.db, self.field_rules(), partner_id,
                                         load(PageQuerySchema(), query or {}))
 
     # --- stores -------------------------------------------------------------------------

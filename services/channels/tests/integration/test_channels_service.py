@@ -352,3 +352,24 @@ def test_an_import_that_keeps_failing_ends_failed_not_running(migrated):
             assert status == ("running" if attempt == 1 else "failed")
             assert session.execute(select(Store).where(Store.code == code)).first() is None
     engine.dispose()
+
+
+def test_field_rules_come_from_accounts_table(system):
+    _, a = _region(system)
+    owner = _as(system, a["channel_owner"])
+    partner = _partner(owner)
+    with pytest.raises(errors.Forbidden):  # the shipped default: read-only for owners
+        owner.update_partner(partner_id=partner["id"], data={"credit_limit": "100"})
+    accounts = system(ADMIN, "accounts")
+    rule = {"role": "channel_owner", "resource": "partner", "field": "credit_limit"}
+    accounts.set_field_permissions(data={"items": [{**rule, "rule": None}]})
+    try:
+        def writable():
+            try:
+                owner.update_partner(partner_id=partner["id"], data={"credit_limit": "100"})
+                return True
+            except errors.Forbidden:
+                return False
+        assert wait_until(writable)
+    finally:
+        accounts.set_field_permissions(data={"items": [{**rule, "rule": "read_only"}]})

@@ -1,12 +1,8 @@
-"""Channel rules with no I/O: maintenance rights, the form workflow, review from above, and
-field rules per role."""
-import pytest
+"""Channel rules with no I/O: maintenance rights, the form workflow, review from above."""
 
 from channels import domain
 from crmkit.context import Caller
 from crmkit.directory import Person
-from crmkit.errors import Forbidden
-from crmkit.field_rules import check_writable, mask
 
 
 def caller(*roles, user_id=10, path="/1/2/"):
@@ -47,16 +43,3 @@ def test_review_needs_someone_above_the_submitter():
                                  sibling, submitter, [30])
     assert domain.review_problem(caller("channel_owner", user_id=40), above, submitter, [30])
     assert domain.review_problem(caller("admin", user_id=20), submitter, submitter, [30])
-
-
-def test_field_rules_take_the_most_permissive_role():
-    record = {"name": "A", "credit_limit": "10.00"}
-    assert "credit_limit" not in mask(domain.FIELD_RULES, caller("field_sales"), "partner",
-                                      record)
-    assert mask(domain.FIELD_RULES, caller("field_sales", "region_manager"), "partner",
-                record) == record
-    with pytest.raises(Forbidden) as refused:
-        check_writable(domain.FIELD_RULES, caller("channel_owner"), "partner",
-                       {"credit_limit": 1, "name": "B"})
-    assert list(refused.value.fields) == ["credit_limit"]
-    check_writable(domain.FIELD_RULES, caller("channel_owner"), "partner", {"name": "B"})
