@@ -23,6 +23,7 @@ from accounts.settings import AccountsSettings
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from crmkit.field_rules import check_writable, mask
+from crmkit.hierarchy import check_parent
 from crmkit.pagination import page, paginate
 from crmkit.scope import is_within
 from crmkit.tables import audit_log
@@ -36,7 +37,6 @@ timeline_schema = TimelineEntrySchema()
 READ_ONLY_ROLES = frozenset({"analyst", "repair_partner"})
 # A fuzzy name match at or above this pg_trgm similarity is a likely duplicate.
 NAME_SIMILARITY = 0.45
-MAX_PARENT_DEPTH = 32
 
 
 def invalid(field: str, problem: str) -> ValidationFailed:
@@ -113,15 +113,8 @@ def _check_team(unit: UnitOfWork, member_ids: list[int]) -> None:
 
 
 def _check_parent(unit: UnitOfWork, customer_id: int | None, parent_id: int) -> None:
-    current = visible_customer(unit, parent_id, field="parent_id")
-    for _ in range(MAX_PARENT_DEPTH):
-        if current.id == customer_id:
-            raise Conflict("A customer cannot sit below itself",
-                           {"parent_id": ["would make a cycle"]}, code="cycle")
-        if current.parent_id is None:
-            return
-        current = unit.session.get(Customer, current.parent_id)
-    raise invalid("parent_id", f"the group is deeper than {MAX_PARENT_DEPTH} levels")
+    check_parent(unit, Customer, customer_id,
+                 visible_customer(unit, parent_id, field="parent_id"), "customer")
 
 
 def _keys(data: dict) -> dict:

@@ -4,7 +4,6 @@ from sqlalchemy import func, select
 from channels import domain
 from channels.access import (
     check_new_owner,
-    invalid,
     list_page,
     require_maintainer,
     require_role,
@@ -16,11 +15,11 @@ from crmkit.database import UnitOfWork
 from crmkit.directory import UserDirectory
 from crmkit.errors import Conflict
 from crmkit.field_rules import HIDDEN, MASKED, check_writable, mask, rule_for
+from crmkit.hierarchy import check_parent
 from crmkit.pagination import page
 
 partner_schema = PartnerSchema()
 change_schema = PartnerChangeSchema()
-MAX_PARENT_DEPTH = 16
 
 
 def dump(unit: UnitOfWork, rules: dict, partner: Partner) -> dict:
@@ -36,16 +35,8 @@ def _check_code_free(unit: UnitOfWork, code: str) -> None:
 
 
 def _check_parent(unit: UnitOfWork, partner_id: int | None, parent_id: int) -> None:
-    """The parent must be visible and must not sit below the partner (no cycles)."""
-    current = visible(unit, Partner, parent_id, "partner", field="parent_id")
-    for _ in range(MAX_PARENT_DEPTH):
-        if current.id == partner_id:
-            raise Conflict("A partner cannot sit below itself",
-                           {"parent_id": ["would make a cycle"]}, code="cycle")
-        if current.parent_id is None:
-            return
-        current = unit.session.get(Partner, current.parent_id)
-    raise invalid("parent_id", f"the partner hierarchy is deeper than {MAX_PARENT_DEPTH}")
+    check_parent(unit, Partner, partner_id,
+                 visible(unit, Partner, parent_id, "partner", field="parent_id"), "partner")
 
 
 def _record_change(unit: UnitOfWork, partner_id: int, field: str, old, new,
