@@ -9,6 +9,7 @@ from accounts import schemas as accounts
 from channels import schemas as channels
 from crmkit.audit import AuditEntrySchema, audit_query_schema
 from crmkit.pagination import PageQuerySchema
+from notifications import schemas as notifications
 from visits import schemas as visits
 
 # Which service keeps the audit log of each resource.
@@ -202,6 +203,16 @@ ROUTES = [
     Route("GET", "/action-plans/{plan_id}/history", "channels", "get_action_plan_history",
           "The plans of the previous three periods of the same subject", "action plans",
           response=channels.ActionPlanDetailSchema, many=True),
+    # notifications
+    Route("GET", "/notifications", "notifications", "list_notifications",
+          "Your inbox, newest first, with unread_count", "notifications",
+          query=notifications.InboxQuerySchema, response=notifications.NotificationSchema,
+          many=True),
+    Route("POST", "/notifications/{notification_id}/read", "notifications",
+          "mark_notification_read", "Mark a notice read", "notifications",
+          response=notifications.NotificationSchema),
+    Route("POST", "/notifications/read-all", "notifications", "mark_all_notifications_read",
+          "Mark every notice read", "notifications", response=notifications.MarkedSchema),
     # visits
     Route("POST", "/visit-types", "visits", "create_visit_type",
           "Define a visit type: custom detail fields and photo policy", "visits",

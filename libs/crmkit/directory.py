@@ -46,6 +46,7 @@ directory_users = Table(
     Column("manager_id", BigInteger),
     Column("roles", ARRAY(String(32)), nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("locale", String(10), nullable=False, server_default="zh-CN"),
     # When the fact held here happened in accounts (event time, or the time of an RPC read).
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
@@ -66,6 +67,7 @@ class Person:
     manager_id: int | None
     roles: frozenset[str]
     active: bool
+    locale: str = "zh-CN"
 
     @classmethod
     def of(cls, values) -> "Person":
@@ -73,14 +75,15 @@ class Person:
         return cls(user_id=values["user_id"], display_name=values["display_name"],
                    org_unit_id=values["org_unit_id"], org_path=values["org_path"],
                    manager_id=values["manager_id"], roles=frozenset(values["roles"]),
-                   active=values["active"])
+                   active=values["active"], locale=values.get("locale") or "zh-CN")
 
 
 def _values(entry: dict, as_of: datetime) -> dict:
     return {"user_id": entry["id"], "display_name": entry.get("display_name") or "",
             "org_unit_id": entry["org_unit_id"], "org_path": entry["org_path"],
             "manager_id": entry.get("manager_id"), "roles": list(entry.get("roles") or ()),
-            "active": bool(entry.get("active", True)), "as_of": as_of}
+            "active": bool(entry.get("active", True)),
+            "locale": entry.get("locale") or "zh-CN", "as_of": as_of}
 
 
 def store(unit: UnitOfWork, entry: dict, as_of: datetime) -> None:

@@ -157,3 +157,28 @@ def test_inspection_form_from_draft_to_reviewed(api, region):
     found = api.get("/inspections", headers=manager,
                     params={"partner_name": "广东省", "status": "reviewed"}).json()["items"]
     assert form_id in [f["id"] for f in found]
+
+
+def test_adding_a_collaborator_reaches_their_inbox(api, region):
+    owner = region["channel_owner"]["headers"]
+    manager = region["region_manager"]
+    store = api.post("/stores", headers=owner, json={
+        "code": unique("PL"), "name": "计划门店", "partner_id": region["partner"]["id"],
+        "address": "广州市海珠区", "lat": 23.1, "lon": 113.3}).json()
+    plan = api.post("/action-plans", headers=owner, json={
+        "template": "store", "store_id": store["id"], "period": "2026-12",
+        "title": "年末冲量"}).json()
+    added = api.post(f"/action-plans/{plan['id']}/collaborators", headers=owner,
+                     json={"user_id": manager["user"]["id"]})
+    assert added.status_code == 200, added.text
+
+    def noticed():
+        inbox = api.get("/notifications", headers=manager["headers"],
+                        params={"unread": "true"}).json()
+        return any(n["related"] == {"resource": "action_plan", "id": plan["id"]}
+                   for n in inbox["items"]) and inbox["unread_count"] >= 1
+    assert wait_until(noticed)
+    first = api.get("/notifications", headers=manager["headers"]).json()["items"][0]
+    assert api.post(f"/notifications/{first['id']}/read",
+                    headers=manager["headers"]).json()["read_at"] is not None
+    assert api.post(f"/notifications/{first['id']}/read", headers=owner).status_code == 404

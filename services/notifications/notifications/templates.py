@@ -1,0 +1,51 @@
+"""Message templates per kind, in Chinese and English; the recipient's locale picks one
+(Chinese when unknown). Pure."""
+
+TEMPLATES = {
+    "collaborator_added": {
+        "zh-CN": ("行动计划协作邀请", "你已被加入行动计划「{title}」（{period}）的协作人。"),
+        "en": ("Added to an action plan", "You were added as a collaborator of the action "
+                                          "plan \"{title}\" ({period})."),
+    },
+    "collaborator_added_manager": {
+        "zh-CN": ("下属的行动计划新增协作人", "行动计划「{title}」（{period}）新增了协作人。"),
+        "en": ("A collaborator joined your report's plan", "The action plan \"{title}\" "
+                                                            "({period}) has a new collaborator."),
+    },
+    "inspection_submitted": {
+        "zh-CN": ("渠道点检单待审核",
+                  "{partner_name} {month} 的渠道点检单已提交，共 {line_count} 行。"),
+        "en": ("Inspection form to review", "The channel inspection form of {partner_name} "
+                                            "for {month} was submitted ({line_count} lines)."),
+    },
+    "inspection_reviewed": {
+        "zh-CN": ("渠道点检单已审核", "{partner_name} {month} 的渠道点检单已审核通过。"),
+        "en": ("Inspection form reviewed", "The channel inspection form of {partner_name} "
+                                           "for {month} was reviewed."),
+    },
+    "visit_assigned": {
+        "zh-CN": ("新的拜访任务", "你有一个新的拜访任务，计划时间 {planned_at}。"),
+        "en": ("New visit assigned", "A visit was planned for you at {planned_at}."),
+    },
+    "fraud_signal": {
+        "zh-CN": ("拜访异常提醒", "下属的拜访 {visit_id} 出现异常：{kind}。"),
+        "en": ("Visit anomaly", "Visit {visit_id} of your report raised a signal: {kind}."),
+    },
+    "customer_transferred": {
+        "zh-CN": ("客户已转交给你", "客户 {customer_id} 已转交给你负责。"),
+        "en": ("Customer handed to you", "Customer {customer_id} is now yours."),
+    },
+}
+DEFAULT_LOCALE = "zh-CN"
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return "—"
+
+
+def render(kind: str, locale: str | None, values: dict) -> tuple[str, str]:
+    """(title, body); a value missing from the event shows as a dash, never an error."""
+    by_locale = TEMPLATES[kind]
+    title, body = by_locale.get(locale or DEFAULT_LOCALE, by_locale[DEFAULT_LOCALE])
+    return title, body.format_map(_Blank(values))

@@ -1,0 +1,98 @@
+"""Events of the real services become inbox notices for the right people, in their
+language, once per event however often it is delivered."""
+import time
+import uuid
+
+import pytest
+
+from accounts.service import AccountsService
+from channels.service import ChannelsService
+from crmkit import errors
+from crmkit.context import Caller
+from crmkit.testing import wait_until
+from notifications.service import NotificationsService
+
+ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
+
+
+def _name(prefix):
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def system(migrated, start_service, rpc_as):
+    for service in ("accounts", "channels", "notifications"):
+        migrated(service)
+    from accounts.bootstrap import bootstrap
+    bootstrap("admin-test-password")
+    for service_cls in (AccountsService, ChannelsService, NotificationsService):
+        start_service(service_cls)
+    return rpc_as
+
+
+def _team(rpc_as):
+    accounts = rpc_as(ADMIN, "accounts")
+    region = accounts.create_org_unit(data={"name": _name("大区"), "kind": "region",
+                                            "parent_id": 1})
+    made, manager_id = {}, 1
+    for key, role, locale in (("manager", "region_manager", "en"),
+                              ("owner", "channel_owner", "zh-CN"),
+                              ("sales", "field_sales", "en")):
+        user = accounts.create_user(data={
+            "username": _name(key), "password": "a-good-password", "display_name": key,
+            "roles": [role], "org_unit_id": region["id"], "manager_id": manager_id,
+            "locale": locale})
+        made[key] = Caller(user_id=user["id"], roles=frozenset([role]),
+                           org_unit_id=region["id"], org_path=region["path"])
+        if key == "manager":
+            manager_id = user["id"]
+    return made
+
+
+def _inbox(rpc_as, caller, **query):
+    return rpc_as(caller, "notifications").list_notifications(query=query)
+
+
+def test_collaborator_and_inspection_notices(system, event_tap):
+    team = _team(system)
+    owner = system(team["owner"], "channels")
+    partner = owner.create_partner(data={"code": _name("P"), "name": "华南渠道",
+                                         "kind": "chain"})
+    store = owner.create_store(data={"code": _name("S"), "name": "店", "partner_id":
+                                     partner["id"], "address": "广州", "lat": 23.1,
+                                     "lon": 113.2})
+    plan = owner.create_action_plan(data={"template": "store", "store_id": store["id"],
+                                          "period": "2026-11", "title": "双十一备货"})
+    tap = event_tap("channels", "collaborator_added")
+    owner.add_action_plan_collaborator(plan_id=plan["id"],
+                                       data={"user_id": team["sales"].user_id})
+    assert wait_until(lambda: _inbox(system, team["sales"])["unread_count"] == 1)
+    notice = _inbox(system, team["sales"])["items"][0]
+    assert notice["title"] == "Added to an action plan" and "双十一备货" in notice["body"]
+    assert notice["related"] == {"resource": "action_plan", "id": plan["id"]}
+    # The owner's manager is told too (in English, their locale).
+    assert wait_until(lambda: any(n["kind"] == "collaborator_added_manager"
+                                  for n in _inbox(system, team["manager"])["items"]))
+
+    # The same event delivered again changes nothing.
+    from crmkit.outbox import EventPublisher
+    from crmkit.settings import bus_settings
+    event = tap.wait_for(lambda e: e["data"]["plan_id"] == plan["id"])
+    publisher = EventPublisher(bus_settings().amqp_uri, "channels")
+    publisher.publish(event, None)
+    publisher.close()
+    form = system(team["manager"], "channels").create_inspection(data={
+        "partner_id": partner["id"], "month": "2026-11", "store_ids": [store["id"]]})
+    owner.submit_inspection(inspection_id=form["id"])
+    assert wait_until(lambda: any(n["kind"] == "inspection_submitted"
+                                  for n in _inbox(system, team["manager"])["items"]))
+    time.sleep(1)  # the repeated delivery has long been handled by now
+    assert _inbox(system, team["sales"])["unread_count"] == 1
+
+    inbox = system(team["sales"], "notifications")
+    read = inbox.mark_notification_read(notification_id=notice["id"])
+    assert read["read_at"] is not None
+    assert inbox.list_notifications(query={"unread": "true"})["items"] == []
+    with pytest.raises(errors.NotFound):  # nobody reads another's inbox
+        system(team["owner"], "notifications").mark_notification_read(
+            notification_id=notice["id"])
