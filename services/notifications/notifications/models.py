@@ -37,3 +37,54 @@ class Notification(Base):
         Index("ix_notifications_user_id_id", "user_id", "id"),
         Index("ix_notifications_unread", "user_id", postgresql_where=text("read_at IS NULL")),
     )
+
+
+class Reminder(Base):
+    """A reminder of a user's: fires at `next_fire_at` into the inbox, then repeats by its
+    rule or ends. Firing claims rows with SKIP LOCKED, so replicas never fire one twice."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), server_default="follow_up")
+    repeat: Mapped[str] = mapped_column(String(16), server_default="none")
+    related_resource: Mapped[str | None] = mapped_column(String(50))
+    related_id: Mapped[int | None] = mapped_column(BigInteger)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fired_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_reminders_due", "next_fire_at", postgresql_where=text("status = 'active'")),
+        Index("ix_reminders_user_id_id", "user_id", "id"),
+    )
+
+
+class InspectionCopy(Base):
+    """Read copy of channels' inspection forms: who must fill which month's form."""
+
+    __tablename__ = "inspection_copies"
+
+    inspection_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    partner_name: Mapped[str] = mapped_column(String(200))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class ScheduledRun(Base):
+    """A scheduled job's run for a period (e.g. the monthly push for 2026-11): the primary
+    key makes it happen once, whichever replica gets there first."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(50), primary_key=True)
+    period: Mapped[str] = mapped_column(String(20), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                             server_default=func.now())
+    notices: Mapped[int] = mapped_column(BigInteger, server_default="0")

@@ -1,6 +1,7 @@
 """marshmallow schemas of the notifications RPC payloads and results."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
+from crmkit.fields import Id, Text
 from crmkit.pagination import PageQuerySchema
 
 
@@ -30,3 +31,43 @@ class InboxQuerySchema(PageQuerySchema):
 
 class MarkedSchema(Schema):
     marked = fields.Integer()
+
+
+REPEATS = ("none", "daily", "weekly", "monthly", "yearly")
+REMINDER_KINDS = ("follow_up", "appointment", "renewal", "annual_review", "other")
+
+
+class RelatedInputSchema(Schema):
+    resource = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z_]{1,50}$", error="a resource name such as customer or visit"))
+    id = Id(required=True)
+
+
+class ReminderCreateSchema(Schema):
+    subject = Text(required=True, max_length=200)
+    due_at = fields.AwareDateTime(required=True)
+    repeat = fields.String(load_default="none", validate=validate.OneOf(REPEATS))
+    kind = fields.String(load_default="follow_up", validate=validate.OneOf(REMINDER_KINDS))
+    related = fields.Nested(RelatedInputSchema, allow_none=True)
+
+
+class ReminderSchema(Schema):
+    id = fields.Integer()
+    subject = fields.String()
+    kind = fields.String()
+    repeat = fields.String()
+    due_at = fields.DateTime()
+    next_fire_at = fields.DateTime(allow_none=True)
+    fired_count = fields.Integer()
+    status = fields.String()
+    related = fields.Method("_related")
+    created_at = fields.DateTime()
+
+    def _related(self, reminder) -> dict | None:
+        if reminder.related_resource is None:
+            return None
+        return {"resource": reminder.related_resource, "id": reminder.related_id}
+
+
+class ReminderListQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(("active", "done")))

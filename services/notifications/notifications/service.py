@@ -1,12 +1,16 @@
 """nameko entrypoints of the notifications service."""
 from crmkit import directory
 from crmkit.context import CallerContext
-from crmkit.database import Database
-from crmkit.entrypoints import event_handler, rpc
+from crmkit.database import Database, utcnow
+from crmkit.entrypoints import event_handler, rpc, timer
 from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
+from crmkit.idempotency import idempotent
 from crmkit.validation import load
-from notifications import inbox, notices, schemas
+from notifications import inbox, notices, schedules, schemas
+from notifications.settings import load as load_settings
+
+settings = load_settings()
 
 
 class NotificationsService(directory.DirectoryReadCopy):
@@ -39,6 +43,34 @@ class NotificationsService(directory.DirectoryReadCopy):
         self._login()
         return inbox.mark_all_read(self.db)
 
+    # --- reminders and schedules --------------------------------------------------------
+    @rpc
+    @idempotent("create_reminder")
+    def create_reminder(self, data):
+        self._login()
+        return schedules.create_reminder(self.db, load(schemas.ReminderCreateSchema(), data))
+
+    @rpc
+    def list_reminders(self, query=None):
+        self._login()
+        return schedules.list_reminders(self.db,
+                                        load(schemas.ReminderListQuerySchema(), query or {}))
+
+    @rpc
+    def finish_reminder(self, reminder_id):
+        self._login()
+        return schedules.finish_reminder(self.db, reminder_id)
+
+    @timer(interval=settings.tick_s)
+    def fire_schedules(self):
+        now = utcnow()
+        schedules.fire_due_reminders(self.db, self.people(), now)
+        schedules.push_open_inspections(self.db, self.people(), settings, now)
+
+    @event_handler("channels", "inspection_created")
+    def on_inspection_created(self, event):
+        schedules.apply_inspection(self.db, event)
+
     # --- events that become notices -----------------------------------------------------
     @event_handler("channels", "collaborator_added")
     def on_collaborator_added(self, event):
@@ -46,10 +78,12 @@ class NotificationsService(directory.DirectoryReadCopy):
 
     @event_handler("channels", "inspection_submitted")
     def on_inspection_submitted(self, event):
+        schedules.apply_inspection(self.db, event)
         notices.inspection_submitted(self.db, self.people(), event)
 
     @event_handler("channels", "inspection_reviewed")
     def on_inspection_reviewed(self, event):
+        schedules.apply_inspection(self.db, event)
         notices.inspection_reviewed(self.db, self.people(), event)
 
     @event_handler("visits", "visit_planned")

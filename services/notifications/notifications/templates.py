@@ -35,6 +35,17 @@ TEMPLATES = {
         "zh-CN": ("客户已转交给你", "客户 {customer_id} 已转交给你负责。"),
         "en": ("Customer handed to you", "Customer {customer_id} is now yours."),
     },
+    "reminder": {
+        "zh-CN": ("提醒：{subject}", "{subject}（到期 {due_at}）"),
+        "en": ("Reminder: {subject}", "{subject} (due {due_at})"),
+    },
+    "inspection_push": {
+        "zh-CN": ("请填写本月渠道点检单",
+                  "{partner_name} {month} 的渠道点检单还未提交，请尽快填写明细。"),
+        "en": ("Fill in this month's inspection form", "The channel inspection form of "
+                                                        "{partner_name} for {month} is still "
+                                                        "open; please fill in its lines."),
+    },
 }
 DEFAULT_LOCALE = "zh-CN"
 
@@ -48,4 +59,4 @@ def render(kind: str, locale: str | None, values: dict) -> tuple[str, str]:
     """(title, body); a value missing from the event shows as a dash, never an error."""
     by_locale = TEMPLATES[kind]
     title, body = by_locale.get(locale or DEFAULT_LOCALE, by_locale[DEFAULT_LOCALE])
-    return title, body.format_map(_Blank(values))
+    return title.format_map(_Blank(values)), body.format_map(_Blank(values))
