@@ -54,6 +54,8 @@ Index("ix_directory_users_org_path", directory_users.c.org_path,
       postgresql_ops={"org_path": "text_pattern_ops"})
 Index("ix_directory_users_manager_id", directory_users.c.manager_id)
 
+# accounts answers at most this many people per call.
+FETCH_CHUNK = 500
 # How far up a manager chain is followed (a guard against a corrupt cycle).
 MAX_CHAIN = 32
 
@@ -127,16 +129,16 @@ class UserDirectory:
         self._cache: dict[int, Person | None] = {}
 
     def get_many(self, user_ids) -> dict[int, Person]:
-        wanted = {int(u) for u in user_ids if u is not None} - set(self._cache)
+        wanted = {int(u) for u in user_ids if u is not None} - self._cache.keys()
         if wanted:
             rows = self.unit.session.execute(
                 select(directory_users).where(directory_users.c.user_id.in_(wanted))).all()
             for row in rows:
                 self._cache[row.user_id] = Person.of(row._mapping)
             missing = sorted(wanted - {row.user_id for row in rows})
-            if missing:
-                now = utcnow()
-                for entry in self.fetch(missing):
+            now = utcnow()
+            for start in range(0, len(missing), FETCH_CHUNK):
+                for entry in self.fetch(missing[start:start + FETCH_CHUNK]):
                     store(self.unit, entry, now)
                     self._cache[entry["id"]] = Person.of(_values(entry, now))
             for user_id in wanted:

@@ -12,7 +12,7 @@ from crmkit.database import UnitOfWork, utcnow
 from crmkit.directory import UserDirectory
 from crmkit.errors import Conflict, NotFound, ValidationFailed
 from crmkit.pagination import page, paginate
-from notifications.inbox import deliver
+from notifications.inbox import deliver, deliver_many
 from notifications.models import InspectionCopy, Reminder, ScheduledRun
 from notifications.schemas import ReminderSchema
 from notifications.settings import NotificationSettings
@@ -132,12 +132,10 @@ def push_open_inspections(unit: UnitOfWork, people: UserDirectory,
         return 0
     forms = unit.session.execute(select(InspectionCopy).where(
         InspectionCopy.month == month, InspectionCopy.status == "draft")).scalars().all()
-    written = 0
-    for form in forms:
-        event = {"event_id": f"push-{month}-{form.inspection_id}"}
-        written += deliver(unit, people, event, "inspection_push", [form.owner_id],
-                           {"partner_name": form.partner_name, "month": form.month},
-                           ("inspection", form.inspection_id))
+    written = deliver_many(unit, people, "inspection_push", [
+        (form.owner_id, f"push-{month}-{form.inspection_id}",
+         {"partner_name": form.partner_name, "month": form.month},
+         ("inspection", form.inspection_id)) for form in forms])
     unit.session.execute(ScheduledRun.__table__.update().where(
         ScheduledRun.job == "inspection_push", ScheduledRun.period == month)
         .values(notices=written))
