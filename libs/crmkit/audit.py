@@ -29,7 +29,9 @@ class AuditEntrySchema(Schema):
     request_id = fields.String(allow_none=True)
 
 
-def audit_page(unit: UnitOfWork, query: dict) -> dict:
+def audit_page(unit: UnitOfWork, query: dict, redact=None) -> dict:
+    """One record's entries, newest first; `redact(record) -> record` applies the caller's
+    field rules to `before` and `after` (hidden fields must not come back through here)."""
     stmt = select(audit_log).where(audit_log.c.resource == query["resource"],
                                    audit_log.c.resource_id == str(query["id"]))
     if query["cursor"] is not None:
@@ -37,4 +39,10 @@ def audit_page(unit: UnitOfWork, query: dict) -> dict:
     rows = unit.session.execute(stmt.order_by(audit_log.c.id.desc())
                                 .limit(query["limit"] + 1)).all()
     schema = AuditEntrySchema()
-    return page([schema.dump(r._mapping) for r in rows], query["limit"])
+    entries = [schema.dump(r._mapping) for r in rows]
+    if redact is not None:
+        for entry in entries:
+            for side in ("before", "after"):
+                if isinstance(entry.get(side), dict):
+                    entry[side] = redact(entry[side])
+    return page(entries, query["limit"])

@@ -95,3 +95,27 @@ class Month(fields.String):
         if not match or not 2000 <= int(match.group(1)) <= 2100:
             raise ValidationError("must be a month as YYYY-MM (2000-2100)")
         return text
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
+
+
+class Moment(fields.AwareDateTime):
+    """An ISO-8601 time with an offset, within 1970..2100: years PostgreSQL would store but
+    Python cannot read back (or add a day to) must not get in."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise ValidationError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        return moment
+
+
+class Day(fields.Date):
+    """A calendar date within 1970..2100."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise ValidationError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        return day

@@ -103,13 +103,19 @@ def _check_owner(unit: UnitOfWork, owner_id: int, field: str = "owner_id") -> Us
 
 
 def _check_team(unit: UnitOfWork, member_ids: list[int]) -> None:
+    """Team members are active people the caller can see (their own subtree), never partner
+    users: sharing a record must not carry it into a sibling region or outside the company."""
     if not member_ids:
         return
-    found = set(unit.session.execute(select(User.id).where(
-        User.id.in_(member_ids), User.active.is_(True))).scalars())
-    missing = [m for m in member_ids if m not in found]
-    if missing:
-        raise invalid("team_member_ids", f"no such active users: {missing[:10]}")
+    caller = unit.caller
+    rows = unit.session.execute(
+        select(User.id, User.roles, OrgUnit.path).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(User.id.in_(member_ids), User.active.is_(True))).all()
+    allowed = {r.id for r in rows if "repair_partner" not in r.roles
+               and (caller.is_admin or is_within(r.path, caller.org_path))}
+    refused = [m for m in member_ids if m not in allowed]
+    if refused:
+        raise invalid("team_member_ids", f"no such active users in your scope: {refused[:10]}")
 
 
 def _check_parent(unit: UnitOfWork, customer_id: int | None, parent_id: int) -> None:
@@ -246,8 +252,10 @@ def list_customers(unit: UnitOfWork, query: dict) -> dict:
 def update_customer(unit: UnitOfWork, customer_id: int, data: dict) -> dict:
     customer = visible_customer(unit, customer_id, lock=True)
     _require_editor(unit, customer)
+    # Every submitted field, changed or not: a 200 for the right value of a hidden field
+    # and a 403 for a wrong one would tell the caller what it holds.
+    check_writable(rules_of(unit), unit.caller, "customer", data)
     changed = {k: v for k, v in data.items() if getattr(customer, k) != v}
-    check_writable(rules_of(unit), unit.caller, "customer", changed)
     if "team_member_ids" in changed:
         _check_team(unit, changed["team_member_ids"])
     if changed.get("parent_id"):
@@ -307,8 +315,14 @@ def merge_customers(unit: UnitOfWork, target_id: int, data: dict) -> dict:
     moved_contacts = unit.session.execute(
         update(Contact).where(Contact.customer_id == source.id)
         .values(customer_id=target.id).returning(Contact.id)).scalars().all()
-    unit.session.execute(update(Customer).where(Customer.parent_id == source.id)
+    if target.parent_id == source.id:  # the target was the source's subsidiary
+        target.parent_id = source.parent_id
+    unit.session.execute(update(Customer).where(Customer.parent_id == source.id,
+                                                Customer.id != target.id)
                          .values(parent_id=target.id))
+    if target.parent_id is not None:
+        check_parent(unit, Customer, target.id, unit.session.get(Customer, target.parent_id),
+                     "customer")
     members = [m for m in [*target.team_member_ids, source.owner_id, *source.team_member_ids]
                if m != target.owner_id]
     target.team_member_ids = list(dict.fromkeys(members))
@@ -363,8 +377,14 @@ def timeline(unit: UnitOfWork, customer_id: int, visits_of) -> dict:
     rows = unit.session.execute(select(audit_log).where(
         audit_log.c.resource == "customer", audit_log.c.resource_id == str(customer.id))
         .order_by(audit_log.c.id.desc()).limit(TIMELINE_LIMIT)).all()
+    rules = rules_of(unit)
+    # Contacts' and customers' snapshots pass the caller's field rules like any read.
     entries = [{"at": r.at, "kind": r.action, "source": "accounts", "actor_id": r.actor_id,
-                "summary": f"customer {r.action}", "data": {"after": r.after}} for r in rows]
+                "summary": f"customer {r.action}",
+                "data": {"after": mask(rules, unit.caller,
+                                       "contact" if r.action == "add_contact" else "customer",
+                                       r.after) if isinstance(r.after, dict) else r.after}}
+               for r in rows]
     partial = False
     try:
         for visit in visits_of(customer.id):
@@ -439,6 +459,13 @@ def import_customers(unit: UnitOfWork, settings: AccountsSettings, data: dict,
         except (ValidationFailed, Forbidden) as exc:
             errors += [{"row": n, "field": "owner_id", "message": exc.message}
                        for n, c, _ in rows if c.get("owner_id", unit.caller.user_id) == owner_id]
+    rules = rules_of(unit)
+    for number, values, _ in rows:
+        try:
+            check_writable(rules, unit.caller, "customer", values)
+        except Forbidden as exc:
+            errors += [{"row": number, "field": f, "message": "read-only for your role"}
+                       for f in exc.fields]
     if not options.get("allow_duplicate"):
         errors += _file_duplicates(unit, rows)
     if errors:

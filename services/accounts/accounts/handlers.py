@@ -7,6 +7,7 @@ from sqlalchemy import func, or_, select, update
 
 from accounts import domain
 from accounts.customers import visible_customer
+from accounts.field_permissions import rules_of
 from accounts.models import AuthSession, Customer, OrgUnit, User
 from accounts.passwords import hash_password, needs_rehash, verify_password
 from accounts.schemas import MeSchema, OrgUnitSchema, UserSchema
@@ -22,6 +23,7 @@ from crmkit.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from crmkit.field_rules import mask
 from crmkit.pagination import page, paginate
 from crmkit.scope import child_path, is_within, subtree_filter
 from crmkit.tokens import hash_secret, issue_access_token, new_refresh_secret, split_refresh_token
@@ -453,6 +455,11 @@ def reassign_user_records(unit: UnitOfWork, user_id: int, data: dict) -> dict:
     customers = unit.session.execute(
         update(Customer).where(Customer.owner_id == user.id, Customer.status == "active")
         .values(owner_id=target.id).returning(Customer.id)).scalars().all()
+    for customer_id in customers:  # read copies (visits) and timelines follow each one
+        unit.audit("transfer", "customer", customer_id, {"owner_id": user.id},
+                   {"owner_id": target.id}, note="reassigned")
+        unit.emit("customer_transferred", {"customer_id": customer_id, "from_owner_id": user.id,
+                                           "to_owner_id": target.id})
     unit.audit("reassign", "user", user.id, None,
                {"to_user_id": target.id, "reports": list(moved), "customers": list(customers)})
     event_id = unit.emit("user_records_reassigned", {
@@ -483,6 +490,8 @@ def list_audit(unit: UnitOfWork, query: dict) -> dict:
         _visible_user(unit, query["id"])
     elif query["resource"] == "customer":
         visible_customer(unit, query["id"])
+        return audit_page(unit, query, redact=lambda r: mask(
+            rules_of(unit), caller, "customer", r))
     else:
         _visible_org_unit(unit, query["id"])
     return audit_page(unit, query)

@@ -4,7 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from channels.domain import PARTNER_KINDS, PARTNER_STATUSES, STORE_STATUSES, TIERS
 from crmkit.audit import audit_query_schema
-from crmkit.fields import Id, Money, Month, Percent, Text
+from crmkit.fields import Day, Id, Moment, Money, Month, Percent, Text
 from crmkit.pagination import PageQuerySchema
 
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters, digits or . _ -")
@@ -264,8 +264,8 @@ class InspectionListQuerySchema(PageQuerySchema):
     owner_id = Id(strict=False)
     status = fields.String(validate=validate.OneOf(INSPECTION_STATUSES))
     month = Month()
-    updated_from = fields.AwareDateTime()
-    updated_to = fields.AwareDateTime()
+    updated_from = Moment()
+    updated_to = Moment()
 
 
 # --- action plans -----------------------------------------------------------------------
@@ -328,7 +328,7 @@ class ActionPlanCreateSchema(Schema):
 class ActionPlanEntryCreateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(ENTRY_KINDS))
     text = Text(required=True, max_length=4000)
-    due = fields.Date(allow_none=True)
+    due = Day(allow_none=True)
 
 
 class CollaboratorSchema(Schema):

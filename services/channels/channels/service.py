@@ -193,7 +193,8 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
     @rpc
     def list_audit(self, query=None):
         self._login()
-        return audit.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))
+        return audit.list_audit(self.db, self.field_rules(),
+                               load(schemas.AuditQuerySchema(), query or {}))
 
     # --- accounts' commands (the directory read copy comes with DirectoryReadCopy) ---
     @event_handler("accounts", "user_records_reassigned")

@@ -50,9 +50,17 @@ def start_store_import(unit: UnitOfWork, data: dict) -> dict:
                                     created_by=unit.caller.user_id)
         .on_conflict_do_nothing().returning(ImportJob.id)).scalar()
     if new_id is None:
-        return _dump(unit.session.execute(select(ImportJob).where(
+        job = unit.session.execute(select(ImportJob).where(
             ImportJob.created_by == unit.caller.user_id, ImportJob.kind == KIND,
-            ImportJob.sha256 == digest)).scalar_one())
+            ImportJob.sha256 == digest).with_for_update()).scalar_one()
+        if job.status != "failed":
+            return _dump(job)  # queued, running or done: the same import
+        # The same file after a failure (a missing partner created since): run it again.
+        job.status, job.errors, job.error_count, job.attempts = "queued", [], 0, 0
+        job.total = job.processed = job.imported = 0
+        job.started_at = job.finished_at = None
+        job.filename = data.get("filename")
+        new_id = job.id
     unit.emit("store_import_queued", {"import_id": new_id})
     return _dump(unit.session.get(ImportJob, new_id))
 

@@ -37,7 +37,8 @@ def deliver_many(unit: UnitOfWork, people: UserDirectory, kind: str, notices) ->
         if person is None or not person.active:
             continue
         title, body = render(kind, person.locale, values)
-        rows.append({"user_id": user_id, "kind": kind, "title": title, "body": body,
+        # A title carries user text (a reminder's subject): keep it within its column.
+        rows.append({"user_id": user_id, "kind": kind, "title": title[:200], "body": body,
                      "related_resource": related[0] if related else None,
                      "related_id": related[1] if related else None, "data": values,
                      "event_id": event_id})

@@ -1,7 +1,7 @@
 """marshmallow schemas of the notifications RPC payloads and results."""
 from marshmallow import Schema, fields, validate
 
-from crmkit.fields import Id, Text
+from crmkit.fields import Id, Moment, Text
 from crmkit.pagination import PageQuerySchema
 
 
@@ -45,7 +45,7 @@ class RelatedInputSchema(Schema):
 
 class ReminderCreateSchema(Schema):
     subject = Text(required=True, max_length=200)
-    due_at = fields.AwareDateTime(required=True)
+    due_at = Moment(required=True)
     repeat = fields.String(load_default="none", validate=validate.OneOf(REPEATS))
     kind = fields.String(load_default="follow_up", validate=validate.OneOf(REMINDER_KINDS))
     related = fields.Nested(RelatedInputSchema, allow_none=True)

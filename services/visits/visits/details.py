@@ -2,7 +2,7 @@
 `details` are validated against a marshmallow schema built from that definition."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from crmkit.fields import Text
+from crmkit.fields import Day, Text
 
 FIELD_TYPES = ("text", "integer", "number", "date", "boolean", "choice", "checklist")
 
@@ -37,7 +37,7 @@ def _field(definition: dict) -> fields.Field:
     if kind == "number":
         return fields.Float(required=required, allow_nan=False, validate=bounds)
     if kind == "date":
-        return fields.Date(required=required)
+        return Day(required=required)
     if kind == "boolean":
         return fields.Boolean(required=required)
     if kind == "choice":

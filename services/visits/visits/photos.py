@@ -10,15 +10,17 @@ from sqlalchemy import delete, select
 
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.errors import Conflict, NotFound
+from crmkit.fields import EARLIEST_YEAR, LATEST_YEAR
 from visits import domain
 from visits.exif import image_format_matches
 from visits.models import Photo, Visit, VisitType
-from visits.schemas import PhotoSchema
+from visits.schemas import PhotoSchema, PhotoSlotSchema
 from visits.settings import VisitSettings
 from visits.storage import ObjectTooLarge, PhotoStore
 from visits.visits import invalid, own_visit, raise_signals, visible_visit
 
 schema = PhotoSchema()
+slot_schema = PhotoSlotSchema()
 SWEEP_BATCH = 100
 
 
@@ -48,8 +50,9 @@ def create_slot(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, vi
     unit.session.add(photo)
     unit.session.flush()
     url = store.presign_put(photo.object_key, photo.content_type, settings.upload_url_ttl_s)
-    return {"photo_id": photo.id, "upload_url": url, "expires_at": photo.upload_expires_at,
-            "content_type": photo.content_type}
+    return slot_schema.dump({"photo_id": photo.id, "upload_url": url,
+                             "expires_at": photo.upload_expires_at,
+                             "content_type": photo.content_type})
 
 
 def _pending_photo(unit: UnitOfWork, visit: Visit, photo_id: int) -> Photo:
@@ -89,11 +92,7 @@ def confirm(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, visit_
                                                             photo.content_type):
         raise _mismatch("not an image of the declared type", "content_type")
     photo.status, photo.confirmed_at = "confirmed", utcnow()
-    taken = stored.exif.taken_at
-    if taken is not None and taken.tzinfo is None:
-        # Cameras record local time without a zone; the field force works in one zone.
-        taken = taken.replace(tzinfo=ZoneInfo(settings.default_time_zone))
-    photo.exif_taken_at = taken.astimezone(UTC) if taken else None
+    photo.exif_taken_at = _exif_time(stored.exif.taken_at, settings.default_time_zone)
     photo.exif_lat, photo.exif_lon = stored.exif.lat, stored.exif.lon
     seen = unit.session.execute(select(Photo.visit_id).where(
         Photo.sha256 == photo.sha256, Photo.status == "confirmed",
@@ -106,6 +105,17 @@ def confirm(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, visit_
     unit.emit("photo_confirmed", {k: v for k, v in dumped.items() if k != "download_url"}
               | {"user_id": visit.user_id, "store_id": visit.store_id})
     return dumped
+
+
+def _exif_time(taken, zone: str):
+    """The camera's capture time in UTC; None when absent or absurd (a camera clock at year
+    1 or 9999 is not evidence of anything, and would not survive the conversion)."""
+    if taken is None or not EARLIEST_YEAR <= taken.year <= LATEST_YEAR:
+        return None
+    if taken.tzinfo is None:
+        # Cameras record local time without a zone; the field force works in one zone.
+        taken = taken.replace(tzinfo=ZoneInfo(zone))
+    return taken.astimezone(UTC)
 
 
 def _dump(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, photo: Photo) -> dict:

@@ -2,7 +2,7 @@
 gateway documents)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from crmkit.fields import Id, Month, Text
+from crmkit.fields import Day, Id, Moment, Month, Text
 from crmkit.pagination import PageQuerySchema
 from visits.details import FieldDefinitionSchema
 
@@ -79,7 +79,7 @@ class VisitCreateSchema(Schema):
     store_id = Id()
     customer_id = Id()
     visit_type_id = Id(allow_none=True)
-    planned_at = fields.AwareDateTime(required=True)
+    planned_at = Moment(required=True)
 
     @validates_schema
     def _one_place(self, data, **kwargs):
@@ -92,8 +92,8 @@ class VisitListQuerySchema(PageQuerySchema):
     store_id = Id(strict=False)
     customer_id = Id(strict=False)
     status = fields.String(validate=validate.OneOf(VISIT_STATUSES))
-    planned_from = fields.AwareDateTime()
-    planned_to = fields.AwareDateTime()
+    planned_from = Moment()
+    planned_to = Moment()
 
 
 class CheckInSchema(Schema):
@@ -101,7 +101,7 @@ class CheckInSchema(Schema):
     lon = longitude(required=True)
     accuracy_m = fields.Float(required=True, allow_nan=False,
                               validate=validate.Range(min=0, max=10_000))
-    at = fields.AwareDateTime(required=True)
+    at = Moment(required=True)
 
 
 class CheckInResultSchema(VisitSchema):
@@ -115,7 +115,7 @@ class CheckOutSchema(Schema):
 
 
 class TrajectoryQuerySchema(Schema):
-    date = fields.Date(required=True)
+    date = Day(required=True)
     tz = fields.String(load_default="Asia/Shanghai", validate=validate.Length(max=64))
 
 
@@ -177,7 +177,7 @@ class PhotoSlotRequestSchema(Schema):
     sha256 = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9a-fA-F]{64}$", error="64 hex digits"))
     source = fields.String(required=True, validate=validate.OneOf(("camera", "gallery")))
-    taken_at = fields.AwareDateTime(allow_none=True)
+    taken_at = Moment(allow_none=True)
 
 
 class PhotoSlotSchema(Schema):

@@ -373,3 +373,17 @@ def test_field_rules_come_from_accounts_table(system):
         assert wait_until(writable)
     finally:
         accounts.set_field_permissions(data={"items": [{**rule, "rule": "read_only"}]})
+
+
+def test_a_failed_import_runs_again_when_the_same_file_comes_back(system):
+    _, a = _region(system)
+    owner = _as(system, a["channel_owner"])
+    code = _name("LATE")
+    content = base64.b64encode(_csv([(_name("R"), "晚到门店", code, "杭州", 30.2, 120.1,
+                                      "华东", "营业")]).encode()).decode()
+    failed = _wait_job(owner, owner.import_stores(data={"content_base64": content})["id"])
+    assert [e["field"] for e in failed["errors"]] == ["partner_code"]
+    owner.create_partner(data={"code": code, "name": "后建渠道", "kind": "chain"})
+    again = _wait_job(owner, owner.import_stores(data={"content_base64": content})["id"])
+    assert again["id"] == failed["id"] and again["status"] == "succeeded"
+    assert again["imported"] == 1 and again["errors"] == []
