@@ -22,7 +22,7 @@ from accounts.schemas import (
 from accounts.settings import AccountsSettings
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
-from crmkit.field_rules import check_writable, mask
+from crmkit.field_rules import check_writable, mask, rule_for
 from crmkit.hierarchy import check_parent
 from crmkit.pagination import page, paginate
 from crmkit.scope import is_within
@@ -187,6 +187,10 @@ def find_duplicates(unit: UnitOfWork, name: str | None, phone: str | None,
             continue
         score = max(row.name_score, 1.0 if "tax_id" in reasons else 0.0,
                     0.9 if "phone" in reasons else 0.0)
+        # Saying which masked or hidden value matched would let it be guessed digit by digit.
+        reasons = list(dict.fromkeys(
+            r if r == "name" or rule_for(rules_of(unit), unit.caller, "customer", r) is None
+            else "other" for r in reasons))
         seen = customer.id in visible_ids
         found.append(candidate_schema.dump({
             "id": customer.id, "code": customer.code if seen else None,

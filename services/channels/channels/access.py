@@ -7,6 +7,7 @@ from crmkit.database import UnitOfWork
 from crmkit.directory import Person, UserDirectory, owned_within
 from crmkit.errors import Forbidden, NotFound, ValidationFailed
 from crmkit.pagination import page, paginate
+from crmkit.scope import may_assign_to
 
 
 def invalid(field: str, problem: str) -> ValidationFailed:
@@ -68,3 +69,15 @@ def list_page(unit: UnitOfWork, model, query: dict, equal: tuple[str, ...],
     rows = unit.session.execute(paginate(stmt, model.id, query["limit"],
                                          query["cursor"])).scalars().all()
     return page([dump(r) for r in rows], query["limit"])
+
+
+def check_assignee(unit: UnitOfWork, people: UserDirectory, owner_id: int,
+                   field: str = "owner_id") -> Person:
+    """Work (an action plan, an inspection form to fill) goes to yourself or a direct
+    report: no skip-level commands. Admins stand outside the chain."""
+    person = people.require(owner_id, field, within=unit.caller)
+    if not unit.caller.is_admin and not may_assign_to(unit.caller, person.user_id,
+                                                      person.manager_id):
+        raise Forbidden("Work goes to yourself or your direct reports only",
+                        {field: ["not your direct report"]}, code="skip_level")
+    return person

@@ -4,7 +4,7 @@ see the plan they work on; adding one is published as `collaborator_added`."""
 from sqlalchemy import or_, select
 
 from channels import domain
-from channels.access import check_new_owner, invalid, require_role, visible
+from channels.access import check_assignee, invalid, require_role, visible
 from channels.models import ActionPlan, ActionPlanEntry, Partner, Store
 from channels.schemas import ActionPlanDetailSchema, ActionPlanEntrySchema, ActionPlanSchema
 from crmkit.database import UnitOfWork, utcnow
@@ -78,7 +78,7 @@ def _check_collaborators(unit: UnitOfWork, people: UserDirectory, user_ids, owne
 def create_plan(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
     require_role(unit, domain.PLAN_CREATORS, "create action plans")
     owner_id = data.pop("owner_id", unit.caller.user_id)
-    owner = check_new_owner(unit, people, owner_id)
+    owner = check_assignee(unit, people, owner_id)
     if data["template"] == "store":
         store = visible(unit, Store, data["store_id"], "store", field="store_id")
         data.setdefault("region", store.region)

@@ -4,7 +4,7 @@ draft -> submitted -> reviewed. Every step is published for reporting and notifi
 from sqlalchemy import func, select
 
 from channels import domain
-from channels.access import check_new_owner, invalid, require_role, scoped, visible
+from channels.access import check_assignee, invalid, require_role, scoped, visible
 from channels.models import Inspection, InspectionLine, Partner, Store
 from channels.schemas import InspectionDetailSchema, InspectionLineSchema, InspectionSchema
 from crmkit.database import UnitOfWork, utcnow
@@ -60,7 +60,7 @@ def create_inspection(unit: UnitOfWork, people: UserDirectory, data: dict) -> di
     require_role(unit, domain.FORM_CREATORS, "create inspection forms")
     partner = visible(unit, Partner, data["partner_id"], "partner", field="partner_id")
     owner_id = data.get("owner_id", partner.owner_id)
-    people.require(owner_id, "owner_id", within=unit.caller)
+    check_assignee(unit, people, owner_id)
     exists = unit.session.execute(select(Inspection.id).where(
         Inspection.partner_id == partner.id, Inspection.month == data["month"])).scalar()
     if exists:
@@ -107,8 +107,9 @@ def list_inspections(unit: UnitOfWork, query: dict) -> dict:
 def update_inspection(unit: UnitOfWork, people: UserDirectory, inspection_id: int,
                       data: dict) -> dict:
     form = _fillable(unit, inspection_id)
-    if "owner_id" in data and data["owner_id"] != form.owner_id:
-        check_new_owner(unit, people, data["owner_id"])
+    owner_changed = "owner_id" in data and data["owner_id"] != form.owner_id
+    if owner_changed:
+        check_assignee(unit, people, data["owner_id"])
     if "store_ids" in data:
         _check_stores(unit, form.partner_id, data["store_ids"])
         used = set(unit.session.execute(select(InspectionLine.store_id).where(
@@ -124,6 +125,9 @@ def update_inspection(unit: UnitOfWork, people: UserDirectory, inspection_id: in
     unit.session.flush()
     after = _dump(form, partner_name)
     unit.audit("update", "inspection", form.id, before, after)
+    if owner_changed:  # whoever must fill the form changed: notifications' copy follows
+        unit.emit("inspection_updated", _event_data(form, unit.session.get(Partner,
+                                                                           form.partner_id)))
     return after
 
 

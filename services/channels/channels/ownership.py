@@ -30,10 +30,19 @@ def reassign_records(unit: UnitOfWork, from_user_id: int, to_user_id: int) -> di
     moved["stores"] = len(stores)
 
     # Reviewed forms are history: they stay with whoever filled them.
-    moved["inspections"] = unit.session.execute(
+    forms = unit.session.execute(
         update(Inspection).where(Inspection.owner_id == from_user_id,
                                  Inspection.status != "reviewed")
-        .values(owner_id=to_user_id)).rowcount
+        .values(owner_id=to_user_id)
+        .returning(Inspection.id, Inspection.partner_id, Inspection.month,
+                   Inspection.status)).all()
+    for form in forms:
+        unit.emit("inspection_updated", {"inspection_id": form.id, "partner_id": form.partner_id,
+                                         "partner_name": unit.session.get(
+                                             Partner, form.partner_id).name,
+                                         "month": form.month, "owner_id": to_user_id,
+                                         "status": form.status})
+    moved["inspections"] = len(forms)
     moved["action_plans"] = unit.session.execute(
         update(ActionPlan).where(ActionPlan.owner_id == from_user_id)
         .values(owner_id=to_user_id)).rowcount

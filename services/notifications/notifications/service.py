@@ -71,6 +71,10 @@ class NotificationsService(directory.DirectoryReadCopy):
     def on_inspection_created(self, event):
         schedules.apply_inspection(self.db, event)
 
+    @event_handler("channels", "inspection_updated")
+    def on_inspection_updated(self, event):
+        schedules.apply_inspection(self.db, event)
+
     # --- events that become notices -----------------------------------------------------
     @event_handler("channels", "collaborator_added")
     def on_collaborator_added(self, event):

@@ -387,3 +387,24 @@ def test_a_failed_import_runs_again_when_the_same_file_comes_back(system):
     again = _wait_job(owner, owner.import_stores(data={"content_base64": content})["id"])
     assert again["id"] == failed["id"] and again["status"] == "succeeded"
     assert again["imported"] == 1 and again["errors"] == []
+
+
+def test_plans_and_forms_go_to_direct_reports_only(system):
+    region, a = _region(system)
+    junior = system(ADMIN, "accounts").create_user(data={
+        "username": _name("jr"), "password": "a-good-password", "display_name": "junior",
+        "roles": ["channel_owner"], "org_unit_id": region["id"],
+        "manager_id": a["channel_owner"].user_id})
+    owner = _as(system, a["channel_owner"])
+    partner = _partner(owner)
+    store = _store(owner, partner["id"])
+    manager = _as(system, a["region_manager"])
+    with pytest.raises(errors.Forbidden) as plan:  # the junior reports to the owner
+        manager.create_action_plan(data={"template": "store", "store_id": store["id"],
+                                         "period": "2026-10", "owner_id": junior["id"]})
+    assert plan.value.code == "skip_level"
+    with pytest.raises(errors.Forbidden):
+        manager.create_inspection(data={"partner_id": partner["id"], "month": "2026-10",
+                                        "owner_id": junior["id"]})
+    assert owner.create_action_plan(data={"template": "store", "store_id": store["id"],
+                                          "period": "2026-10", "owner_id": junior["id"]})
