@@ -136,6 +136,7 @@ def add_entry(unit: UnitOfWork, plan_id: int, data: dict) -> dict:
     unit.session.flush()
     unit.session.refresh(entry)
     dumped = entry_schema.dump(entry)
+    unit.audit("add_entry", "action_plan", plan.id, None, dumped)
     unit.emit("action_plan_entry_added", {"plan_id": plan.id, "owner_id": plan.owner_id,
                                           "entry": dumped})
     return dumped

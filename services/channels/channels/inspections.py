@@ -146,6 +146,7 @@ def add_line(unit: UnitOfWork, inspection_id: int, data: dict) -> dict:
     unit.session.flush()
     unit.session.refresh(line)
     dumped = line_schema.dump(line)
+    unit.audit("add_line", "inspection", form.id, None, dumped)
     partner = unit.session.get(Partner, form.partner_id)
     unit.emit("inspection_line_added", dict(_event_data(form, partner), line=dumped))
     return dumped

@@ -1,5 +1,7 @@
 """Stores and service points: create, read, change. Every change is published
 (`store_created` / `store_updated`) so visits can keep its read copy of locations."""
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
 from channels import domain
@@ -46,10 +48,17 @@ def list_stores(unit: UnitOfWork, query: dict) -> dict:
                      (Store.name, Store.code, Store.address), store_schema.dump)
 
 
+def _same(stored, given) -> bool:
+    """lat/lon come back as Decimal(10,7) and arrive as floats: compare what is stored."""
+    if isinstance(stored, Decimal) and isinstance(given, float):
+        return stored == Decimal(str(round(given, 7)))
+    return stored == given
+
+
 def update_store(unit: UnitOfWork, people: UserDirectory, store_id: int, data: dict) -> dict:
     store = visible(unit, Store, store_id, "store", lock=True)
     require_maintainer(unit, store.owner_id, "store")
-    changed = {k: v for k, v in data.items() if getattr(store, k) != v}
+    changed = {k: v for k, v in data.items() if not _same(getattr(store, k), v)}
     if "owner_id" in changed:
         check_new_owner(unit, people, changed["owner_id"])
     if "partner_id" in changed:

@@ -177,6 +177,7 @@ def check_in(unit: UnitOfWork, settings: VisitSettings, visit_id: int, data: dic
     unit.session.flush()
     unit.session.refresh(visit)
     dumped = visit_schema.dump(visit)
+    unit.audit("check_in", "visit", visit.id, None, dict(dumped, signals=signals))
     unit.emit("visit_checked_in", {"visit": dumped, "signals": signals})
     return dict(dumped, signals=signals)
 
