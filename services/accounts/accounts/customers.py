@@ -141,8 +141,14 @@ def _next_code(unit: UnitOfWork, settings: AccountsSettings) -> str:
 
 
 # --- duplicates -------------------------------------------------------------------------
+def _use_similarity_threshold(unit: UnitOfWork) -> None:
+    """The `%` operator (the one the trigram index serves) matches at this threshold."""
+    unit.session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
+                         {"t": str(NAME_SIMILARITY)})
+
+
 def find_duplicates(unit: UnitOfWork, name: str | None, phone: str | None,
-                    tax_id: str | None, limit: int = 10, exclude: int | None = None) -> list:
+                    tax_id: str | None, limit: int = 10) -> list:
     """Candidates by exact tax id, normalised phone, or trigram similarity of the
     normalised name, best first. All customers count (a duplicate hides in another
     region as well); the caller sees the details only of those in their scope."""
@@ -164,11 +170,7 @@ def find_duplicates(unit: UnitOfWork, name: str | None, phone: str | None,
     stmt = (select(Customer, name_score.label("name_score"))
             .where(or_(*matches), Customer.status == "active")
             .order_by(*order).limit(limit * 3))
-    if exclude is not None:
-        stmt = stmt.where(Customer.id != exclude)
-    # The `%` operator uses this threshold (and the trigram index).
-    unit.session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
-                         {"t": str(NAME_SIMILARITY)})
+    _use_similarity_threshold(unit)
     visible_ids = set()
     rows = unit.session.execute(stmt).all()
     if rows:
@@ -423,8 +425,7 @@ def _file_duplicates(unit: UnitOfWork, rows: list) -> list[dict]:
             seen_taxes.setdefault(tkey, number)
     keys = [(n, name_key(c["name"]), phone_key(c.get("phone")), tax_key(c.get("tax_id")))
             for n, c, _ in rows]
-    unit.session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
-                         {"t": str(NAME_SIMILARITY)})
+    _use_similarity_threshold(unit)
     matches = unit.session.execute(text("""
         SELECT f.row, f.nkey, c.id, c.name_key % f.nkey AS by_name,
                c.phone_key = f.pkey AS by_phone, c.tax_key = f.tkey AS by_tax
