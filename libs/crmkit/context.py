@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from nameko.extensions import DependencyProvider
 
+from crmkit.errors import NotAuthenticated
 from crmkit.jsonlog import request_id_var
 
 USER_ID = "user_id"
@@ -74,6 +75,12 @@ class Caller:
         (with their scope, not the consumer's)."""
         return cls(user_id=actor.get("user_id"), roles=frozenset(actor.get("roles") or ()),
                    org_path=actor.get("org_path"))
+
+
+def require_login(caller: Caller) -> None:
+    """Every RPC a person calls checks this first (the gateway is not the only guard)."""
+    if not caller.authenticated:
+        raise NotAuthenticated("Log in first")
 
 
 ANONYMOUS = Caller(user_id=None)

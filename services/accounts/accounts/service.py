@@ -1,10 +1,9 @@
 """nameko entrypoints of the accounts service: validate, call one handler, return a dict."""
 from accounts import customers, field_permissions, handlers, schemas
 from accounts.settings import load as load_settings
-from crmkit.context import CallerContext
+from crmkit.context import CallerContext, require_login
 from crmkit.database import Database
 from crmkit.entrypoints import rpc
-from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
@@ -12,11 +11,6 @@ from crmkit.rpc_client import TimedRpcProxy
 from crmkit.validation import load
 
 settings = load_settings()
-
-
-def _require_login(caller):
-    if not caller.authenticated:
-        raise NotAuthenticated("Log in first")
 
 
 class AccountsService:
@@ -42,7 +36,7 @@ class AccountsService:
 
     @rpc(sensitive_arguments=("data.refresh_token",))
     def logout(self, data=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.logout(self.db, load(schemas.LogoutRequestSchema(), data or {}))
 
     @rpc
@@ -51,30 +45,30 @@ class AccountsService:
 
     @rpc
     def get_me(self):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.get_me(self.db)
 
     # --- org units ----------------------------------------------------------------------
     @rpc
     @idempotent("create_org_unit")
     def create_org_unit(self, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.create_org_unit(self.db, load(schemas.OrgUnitCreateSchema(), data))
 
     @rpc
     def get_org_unit(self, org_unit_id):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.get_org_unit(self.db, org_unit_id)
 
     @rpc
     def list_org_units(self, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.list_org_units(self.db,
                                        load(schemas.OrgUnitListQuerySchema(), query or {}))
 
     @rpc
     def update_org_unit(self, org_unit_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.update_org_unit(self.db, org_unit_id,
                                         load(schemas.OrgUnitUpdateSchema(), data))
 
@@ -82,28 +76,28 @@ class AccountsService:
     @rpc(sensitive_arguments=("data.password",))
     @idempotent("create_user")
     def create_user(self, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.create_user(self.db, load(schemas.UserCreateSchema(), data))
 
     @rpc
     def get_user(self, user_id):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.get_user(self.db, user_id)
 
     @rpc
     def list_users(self, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.list_users(self.db, load(schemas.UserListQuerySchema(), query or {}))
 
     @rpc(sensitive_arguments=("data.password", "data.current_password"))
     def update_user(self, user_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.update_user(self.db, user_id, load(schemas.UserUpdateSchema(), data))
 
     @rpc
     @idempotent("reassign_user_records")
     def reassign_user_records(self, user_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.reassign_user_records(self.db, user_id,
                                               load(schemas.ReassignSchema(), data))
 
@@ -117,63 +111,63 @@ class AccountsService:
     @rpc
     @idempotent("create_customer")
     def create_customer(self, data, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.create_customer(self.db, settings,
                                          load(schemas.CustomerCreateSchema(), data),
                                          load(schemas.CreateOptionsSchema(), query or {}))
 
     @rpc
     def get_customer(self, customer_id):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.get_customer(self.db, customer_id)
 
     @rpc
     def list_customers(self, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.list_customers(self.db,
                                         load(schemas.CustomerListQuerySchema(), query or {}))
 
     @rpc
     def update_customer(self, customer_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.update_customer(self.db, customer_id,
                                          load(schemas.CustomerUpdateSchema(), data))
 
     @rpc
     def find_customer_duplicates(self, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.duplicates(self.db, load(schemas.DuplicateQuerySchema(), query or {}))
 
     @rpc
     @idempotent("merge_customers")
     def merge_customers(self, customer_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.merge_customers(self.db, customer_id,
                                          load(schemas.MergeSchema(), data))
 
     @rpc
     @idempotent("transfer_customer")
     def transfer_customer(self, customer_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.transfer_customer(self.db, customer_id,
                                            load(schemas.TransferSchema(), data))
 
     @rpc
     @idempotent("add_contact")
     def add_contact(self, customer_id, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.add_contact(self.db, customer_id,
                                      load(schemas.ContactCreateSchema(), data))
 
     @rpc
     def list_contacts(self, customer_id, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.list_contacts(self.db, customer_id,
                                        load(PageQuerySchema(), query or {}))
 
     @rpc
     def get_customer_timeline(self, customer_id):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.timeline(
             self.db, customer_id,
             lambda cid: self.visits.list_customer_visits(customer_id=cid,
@@ -182,31 +176,31 @@ class AccountsService:
     @rpc(sensitive_arguments=("data.content_base64",))
     @idempotent("import_customers")
     def import_customers(self, data, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.import_customers(self.db, settings,
                                           load(schemas.CustomerImportSchema(), data),
                                           load(schemas.CreateOptionsSchema(), query or {}))
 
     @rpc
     def export_customers(self, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return customers.export_customers(self.db,
                                           load(schemas.ExportQuerySchema(), query or {}))
 
     # --- field permissions --------------------------------------------------------------
     @rpc
     def list_field_permissions(self):
-        _require_login(self.caller)
+        require_login(self.caller)
         return field_permissions.list_rules(self.db)
 
     @rpc
     def set_field_permissions(self, data):
-        _require_login(self.caller)
+        require_login(self.caller)
         return field_permissions.set_rules(self.db,
                                            load(schemas.FieldPermissionsSchema(), data))
 
     # --- audit --------------------------------------------------------------------------
     @rpc
     def list_audit(self, query=None):
-        _require_login(self.caller)
+        require_login(self.caller)
         return handlers.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))

@@ -10,10 +10,9 @@ from channels import (
     stores,
 )
 from crmkit import directory
-from crmkit.context import Caller, CallerContext
+from crmkit.context import Caller, CallerContext, require_login
 from crmkit.database import Database
 from crmkit.entrypoints import event_handler, rpc
-from crmkit.errors import NotAuthenticated
 from crmkit.field_rules import FieldRulesReadCopy
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
@@ -29,8 +28,7 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
     caller = CallerContext()
 
     def _login(self) -> directory.UserDirectory:
-        if not self.caller.authenticated:
-            raise NotAuthenticated("Log in first")
+        require_login(self.caller)
         return self.people()
 
     @rpc

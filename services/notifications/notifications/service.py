@@ -1,9 +1,8 @@
 """nameko entrypoints of the notifications service."""
 from crmkit import directory
-from crmkit.context import CallerContext
+from crmkit.context import CallerContext, require_login
 from crmkit.database import Database, utcnow
 from crmkit.entrypoints import event_handler, rpc, timer
-from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.validation import load
@@ -19,10 +18,6 @@ class NotificationsService(directory.DirectoryReadCopy):
     db = Database()
     caller = CallerContext()
 
-    def _login(self) -> None:
-        if not self.caller.authenticated:
-            raise NotAuthenticated("Log in first")
-
     @rpc
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
@@ -30,35 +25,35 @@ class NotificationsService(directory.DirectoryReadCopy):
     # --- inbox --------------------------------------------------------------------------
     @rpc
     def list_notifications(self, query=None):
-        self._login()
+        require_login(self.caller)
         return inbox.list_inbox(self.db, load(schemas.InboxQuerySchema(), query or {}))
 
     @rpc
     def mark_notification_read(self, notification_id):
-        self._login()
+        require_login(self.caller)
         return inbox.mark_read(self.db, notification_id)
 
     @rpc
     def mark_all_notifications_read(self):
-        self._login()
+        require_login(self.caller)
         return inbox.mark_all_read(self.db)
 
     # --- reminders and schedules --------------------------------------------------------
     @rpc
     @idempotent("create_reminder")
     def create_reminder(self, data):
-        self._login()
+        require_login(self.caller)
         return schedules.create_reminder(self.db, load(schemas.ReminderCreateSchema(), data))
 
     @rpc
     def list_reminders(self, query=None):
-        self._login()
+        require_login(self.caller)
         return schedules.list_reminders(self.db,
                                         load(schemas.ReminderListQuerySchema(), query or {}))
 
     @rpc
     def finish_reminder(self, reminder_id):
-        self._login()
+        require_login(self.caller)
         return schedules.finish_reminder(self.db, reminder_id)
 
     @timer(interval=settings.tick_s)

@@ -1,9 +1,8 @@
 """nameko entrypoints of the visits service: validate, call one use case, return a dict."""
 from crmkit import directory
-from crmkit.context import Caller, CallerContext
+from crmkit.context import Caller, CallerContext, require_login
 from crmkit.database import Database
 from crmkit.entrypoints import event_handler, rpc, timer
-from crmkit.errors import NotAuthenticated
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.pagination import PageQuerySchema
@@ -32,8 +31,7 @@ class VisitsService(directory.DirectoryReadCopy):
     photos = PhotoStorage()
 
     def _login(self) -> directory.UserDirectory:
-        if not self.caller.authenticated:
-            raise NotAuthenticated("Log in first")
+        require_login(self.caller)
         return self.people()
 
     @rpc
