@@ -323,14 +323,6 @@ class ExportQuerySchema(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
 
 
-class FileSchema(Schema):
-    """A file as it crosses the bus; the gateway answers with its bytes."""
-
-    filename = fields.String()
-    content_type = fields.String()
-    content_base64 = fields.String()
-
-
 class FieldPermissionSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     resource = fields.String(required=True, validate=validate.Length(min=1, max=50))

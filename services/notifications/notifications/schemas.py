@@ -5,9 +5,11 @@ from crmkit.fields import Id, Moment, Text
 from crmkit.pagination import PageQuerySchema
 
 
-class RelatedSchema(Schema):
-    resource = fields.String()
-    id = fields.Integer()
+def _related(record) -> dict | None:
+    """`{resource, id}` of the record a notice or reminder is about, if any."""
+    if record.related_resource is None:
+        return None
+    return {"resource": record.related_resource, "id": record.related_id}
 
 
 class NotificationSchema(Schema):
@@ -15,14 +17,9 @@ class NotificationSchema(Schema):
     kind = fields.String()
     title = fields.String()
     body = fields.String()
-    related = fields.Method("_related")
+    related = fields.Function(_related)
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
-
-    def _related(self, notice) -> dict | None:
-        if notice.related_resource is None:
-            return None
-        return {"resource": notice.related_resource, "id": notice.related_id}
 
 
 class InboxQuerySchema(PageQuerySchema):
@@ -60,13 +57,8 @@ class ReminderSchema(Schema):
     next_fire_at = fields.DateTime(allow_none=True)
     fired_count = fields.Integer()
     status = fields.String()
-    related = fields.Method("_related")
+    related = fields.Function(_related)
     created_at = fields.DateTime()
-
-    def _related(self, reminder) -> dict | None:
-        if reminder.related_resource is None:
-            return None
-        return {"resource": reminder.related_resource, "id": reminder.related_id}
 
 
 class ReminderListQuerySchema(PageQuerySchema):
