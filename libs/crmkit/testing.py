@@ -17,6 +17,14 @@ from crmkit.context import Caller
 from crmkit.migrations import upgrade
 from crmkit.settings import bus_settings
 
+# The bootstrap admin (user 1 in the HQ unit 1) as RPC tests call with it.
+ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
+
+
+def unique(prefix: str) -> str:
+    """A name no other test (or earlier run) has used."""
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
 
 @pytest.fixture(scope="session")
 def nameko_config():

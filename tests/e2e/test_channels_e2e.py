@@ -2,19 +2,14 @@
 from a file (multipart upload, 202, job progress, per-row errors), an inspection form from
 draft to reviewed, and the error shapes of bad input."""
 import io
-import uuid
 
 import openpyxl
 import pytest
 
-from crmkit.testing import wait_until
+from crmkit.testing import unique, wait_until
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "channel-pass-12"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

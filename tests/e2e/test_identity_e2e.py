@@ -6,7 +6,7 @@ import httpx
 import jwt
 import pytest
 
-from crmkit.testing import wait_until
+from crmkit.testing import unique, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -19,10 +19,6 @@ def token_of(api, username, password) -> str:
     reply = api.post("/auth/token", json={"username": username, "password": password})
     assert reply.status_code == 200, reply.text
     return reply.json()["access_token"]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

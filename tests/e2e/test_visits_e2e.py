@@ -10,15 +10,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from crmkit.testing import wait_until
+from crmkit.testing import unique, wait_until
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "visit-pass-123"
 STORE = (22.5431, 114.0579)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

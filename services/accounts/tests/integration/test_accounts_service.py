@@ -6,9 +6,8 @@ from accounts.service import AccountsService
 from accounts.settings import load
 from crmkit import errors
 from crmkit.context import Caller
+from crmkit.testing import ADMIN, unique
 from crmkit.tokens import verify_access_token
-
-ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
 
 
 @pytest.fixture
@@ -20,15 +19,10 @@ def accounts(migrated, start_service, rpc_as):
     return lambda caller=ADMIN, **ctx: rpc_as(caller, "accounts", **ctx)
 
 
-def _name(prefix):
-    import uuid
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
 def _region_with_manager(rpc):
-    region = rpc().create_org_unit(data={"name": _name("大区"), "kind": "region", "parent_id": 1})
+    region = rpc().create_org_unit(data={"name": unique("大区"), "kind": "region", "parent_id": 1})
     manager = rpc().create_user(data={
-        "username": _name("rm"), "password": "manager-pass-1", "display_name": "区域经理",
+        "username": unique("rm"), "password": "manager-pass-1", "display_name": "区域经理",
         "roles": ["region_manager"], "org_unit_id": region["id"], "manager_id": 1})
     caller = Caller(user_id=manager["id"], roles=frozenset({"region_manager"}),
                     org_unit_id=region["id"], org_path=region["path"])
@@ -37,7 +31,7 @@ def _region_with_manager(rpc):
 
 def test_login_issues_a_verifiable_token_and_lockout_follows_failures(accounts):
     rpc = accounts
-    username = _name("u")
+    username = unique("u")
     rpc().create_user(data={"username": username, "password": "right-password-1",
                             "display_name": "张三", "roles": ["analyst"], "org_unit_id": 1})
     anonymous = rpc(None)
@@ -68,7 +62,7 @@ def test_region_manager_scope(accounts):
     region_a, _, manager_a = _region_with_manager(rpc)
     region_b, manager_b_user, _ = _region_with_manager(rpc)
     sales = rpc(manager_a).create_user(data={
-        "username": _name("fs"), "password": "sales-pass-12", "display_name": "销售",
+        "username": unique("fs"), "password": "sales-pass-12", "display_name": "销售",
         "roles": ["field_sales"], "org_unit_id": region_a["id"],
         "manager_id": manager_a.user_id})
     assert rpc(manager_a).get_user(user_id=sales["id"])["display_name"] == "销售"
@@ -78,16 +72,16 @@ def test_region_manager_scope(accounts):
     assert sales["id"] in listed and manager_b_user["id"] not in listed
     with pytest.raises(errors.Forbidden):  # only admins create admins
         rpc(manager_a).create_user(data={
-            "username": _name("a"), "password": "admin-pass-123", "display_name": "x",
+            "username": unique("a"), "password": "admin-pass-123", "display_name": "x",
             "roles": ["admin"], "org_unit_id": region_a["id"]})
     with pytest.raises(errors.ValidationFailed) as hidden:  # another region is invisible
         rpc(manager_a).create_user(data={
-            "username": _name("x"), "password": "sales-pass-12", "display_name": "x",
+            "username": unique("x"), "password": "sales-pass-12", "display_name": "x",
             "roles": ["field_sales"], "org_unit_id": region_b["id"]})
     assert "org_unit_id" in hidden.value.fields
     with pytest.raises(errors.ValidationFailed) as info:  # manager from a sibling region
         rpc().create_user(data={
-            "username": _name("x"), "password": "sales-pass-12", "display_name": "x",
+            "username": unique("x"), "password": "sales-pass-12", "display_name": "x",
             "roles": ["field_sales"], "org_unit_id": region_a["id"],
             "manager_id": manager_b_user["id"]})
     assert "manager_id" in info.value.fields
@@ -108,7 +102,7 @@ def test_moving_a_subtree_rebases_every_path_and_refuses_cycles(accounts):
 
 def test_idempotent_create_replays_and_refuses_a_different_body(accounts):
     rpc = accounts
-    data = {"name": _name("区"), "kind": "region", "parent_id": 1}
+    data = {"name": unique("区"), "kind": "region", "parent_id": 1}
     first = rpc(idempotency_key="key-1", request_hash="h1").create_org_unit(data=data)
     again = rpc(idempotency_key="key-1", request_hash="h1").create_org_unit(data=data)
     assert again["id"] == first["id"]
@@ -119,7 +113,7 @@ def test_idempotent_create_replays_and_refuses_a_different_body(accounts):
 
 def test_every_change_is_audited_without_secrets(accounts):
     rpc = accounts
-    user = rpc().create_user(data={"username": _name("u"), "password": "first-password-1",
+    user = rpc().create_user(data={"username": unique("u"), "password": "first-password-1",
                                    "display_name": "李四", "roles": ["analyst"],
                                    "org_unit_id": 1})
     rpc().update_user(user_id=user["id"], data={"display_name": "李四四",

@@ -7,12 +7,7 @@ import pytest
 from accounts.service import AccountsService
 from crmkit import errors
 from crmkit.context import Caller
-
-ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
-
-
-def _name(prefix):
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
+from crmkit.testing import ADMIN, unique
 
 
 @pytest.fixture
@@ -25,13 +20,13 @@ def accounts(migrated, start_service, rpc_as):
 
 
 def _region(rpc):
-    region = rpc().create_org_unit(data={"name": _name("大区"), "kind": "region",
+    region = rpc().create_org_unit(data={"name": unique("大区"), "kind": "region",
                                          "parent_id": 1})
     made, manager_id = {}, 1
     for key, role in (("manager", "region_manager"), ("sales", "field_sales"),
                       ("peer", "field_sales"), ("analyst", "analyst")):
         user = rpc().create_user(data={
-            "username": _name(key[:3]), "password": "a-good-password", "display_name": key,
+            "username": unique(key[:3]), "password": "a-good-password", "display_name": key,
             "roles": [role], "org_unit_id": region["id"], "manager_id": manager_id})
         made[key] = Caller(user_id=user["id"], roles=frozenset([role]),
                            org_unit_id=region["id"], org_path=region["path"])

@@ -9,13 +9,7 @@ from accounts.service import AccountsService
 from channels.service import ChannelsService
 from crmkit import errors
 from crmkit.context import Caller
-from crmkit.testing import wait_until
-
-ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
-
-
-def _name(prefix):
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
+from crmkit.testing import ADMIN, unique, wait_until
 
 
 def _caller(user, unit):
@@ -37,13 +31,13 @@ def system(migrated, start_service, rpc_as):
 def _region(rpc_as):
     """A region with a manager, a channel owner and a field salesperson under them."""
     accounts = rpc_as(ADMIN, "accounts")
-    region = accounts.create_org_unit(data={"name": _name("大区"), "kind": "region",
+    region = accounts.create_org_unit(data={"name": unique("大区"), "kind": "region",
                                             "parent_id": 1})
     people = {}
     manager_id = 1
     for role in ("region_manager", "channel_owner", "field_sales"):
         user = accounts.create_user(data={
-            "username": _name(role[:3]), "password": "a-good-password", "display_name": role,
+            "username": unique(role[:3]), "password": "a-good-password", "display_name": role,
             "roles": [role], "org_unit_id": region["id"], "manager_id": manager_id})
         people[role] = _caller(user, region)
         if role == "region_manager":
@@ -56,13 +50,13 @@ def _as(rpc_as, caller):
 
 
 def _partner(channels, **extra):
-    return channels.create_partner(data={"code": _name("P"), "name": _name("华东分销"),
+    return channels.create_partner(data={"code": unique("P"), "name": unique("华东分销"),
                                          "kind": "provincial_distributor", **extra})
 
 
 def _store(channels, partner_id, **extra):
     return channels.create_store(data={
-        "code": _name("S"), "name": "南京路旗舰店", "partner_id": partner_id,
+        "code": unique("S"), "name": "南京路旗舰店", "partner_id": partner_id,
         "address": "上海市黄浦区南京东路1号", "lat": 31.2304, "lon": 121.4737, **extra})
 
 
@@ -220,10 +214,10 @@ def test_store_import_is_all_or_nothing_and_not_repeated(system, event_tap):
     tap = event_tap("channels", "stores_imported")
     owner = _as(system, a["channel_owner"])
     partner = _partner(owner)
-    good = [(_name("IM"), f"门店{i}", partner["code"], "杭州市西湖区", 30.25, 120.15, "华东",
+    good = [(unique("IM"), f"门店{i}", partner["code"], "杭州市西湖区", 30.25, 120.15, "华东",
              "营业") for i in range(300)]
-    bad = good[:5] + [(_name("IM"), "坏行", "NO-SUCH-PARTNER", "", 30, 120, "", ""),
-                      (_name("IM"), "坏行", partner["code"], "", 95, 120, "", "")]
+    bad = good[:5] + [(unique("IM"), "坏行", "NO-SUCH-PARTNER", "", 30, 120, "", ""),
+                      (unique("IM"), "坏行", partner["code"], "", 95, 120, "", "")]
     failed = _wait_job(owner, owner.import_stores(data={
         "filename": "bad.csv", "content_base64": base64.b64encode(
             _csv(bad).encode("gbk")).decode()})["id"])
@@ -264,7 +258,7 @@ def test_reassigned_records_and_moved_units_follow_their_owner(system):
     city = accounts.create_org_unit(data={"name": "杭州", "kind": "city",
                                           "parent_id": region["id"]})
     city_owner = accounts.create_user(data={
-        "username": _name("co"), "password": "a-good-password", "display_name": "城市渠道",
+        "username": unique("co"), "password": "a-good-password", "display_name": "城市渠道",
         "roles": ["channel_owner"], "org_unit_id": city["id"],
         "manager_id": a["region_manager"].user_id})
     city_store = _store(_as(system, _caller(city_owner, city)),
@@ -329,7 +323,7 @@ def test_an_import_that_keeps_failing_ends_failed_not_running(migrated):
     migrated("channels")
     engine = create_engine(database_settings("channels").url)
     factory = sessionmaker(engine)
-    code = _name("F")
+    code = unique("F")
     with factory.begin() as session:
         job = ImportJob(kind="stores", sha256=uuid.uuid4().hex, size=1, created_by=1,
                         content=f"code,name,partner_code,owner_id\n{code},店,P1,987654\n"
@@ -378,8 +372,8 @@ def test_field_rules_come_from_accounts_table(system):
 def test_a_failed_import_runs_again_when_the_same_file_comes_back(system):
     _, a = _region(system)
     owner = _as(system, a["channel_owner"])
-    code = _name("LATE")
-    content = base64.b64encode(_csv([(_name("R"), "晚到门店", code, "杭州", 30.2, 120.1,
+    code = unique("LATE")
+    content = base64.b64encode(_csv([(unique("R"), "晚到门店", code, "杭州", 30.2, 120.1,
                                       "华东", "营业")]).encode()).decode()
     failed = _wait_job(owner, owner.import_stores(data={"content_base64": content})["id"])
     assert [e["field"] for e in failed["errors"]] == ["partner_code"]
@@ -392,7 +386,7 @@ def test_a_failed_import_runs_again_when_the_same_file_comes_back(system):
 def test_plans_and_forms_go_to_direct_reports_only(system):
     region, a = _region(system)
     junior = system(ADMIN, "accounts").create_user(data={
-        "username": _name("jr"), "password": "a-good-password", "display_name": "junior",
+        "username": unique("jr"), "password": "a-good-password", "display_name": "junior",
         "roles": ["channel_owner"], "org_unit_id": region["id"],
         "manager_id": a["channel_owner"].user_id})
     owner = _as(system, a["channel_owner"])

@@ -9,14 +9,8 @@ from accounts.service import AccountsService
 from channels.service import ChannelsService
 from crmkit import errors
 from crmkit.context import Caller
-from crmkit.testing import wait_until
+from crmkit.testing import ADMIN, unique, wait_until
 from notifications.service import NotificationsService
-
-ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
-
-
-def _name(prefix):
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -32,14 +26,14 @@ def system(migrated, start_service, rpc_as):
 
 def _team(rpc_as):
     accounts = rpc_as(ADMIN, "accounts")
-    region = accounts.create_org_unit(data={"name": _name("大区"), "kind": "region",
+    region = accounts.create_org_unit(data={"name": unique("大区"), "kind": "region",
                                             "parent_id": 1})
     made, manager_id = {}, 1
     for key, role, locale in (("manager", "region_manager", "en"),
                               ("owner", "channel_owner", "zh-CN"),
                               ("sales", "field_sales", "en")):
         user = accounts.create_user(data={
-            "username": _name(key), "password": "a-good-password", "display_name": key,
+            "username": unique(key), "password": "a-good-password", "display_name": key,
             "roles": [role], "org_unit_id": region["id"], "manager_id": manager_id,
             "locale": locale})
         made[key] = Caller(user_id=user["id"], roles=frozenset([role]),
@@ -56,9 +50,9 @@ def _inbox(rpc_as, caller, **query):
 def test_collaborator_and_inspection_notices(system, event_tap):
     team = _team(system)
     owner = system(team["owner"], "channels")
-    partner = owner.create_partner(data={"code": _name("P"), "name": "华南渠道",
+    partner = owner.create_partner(data={"code": unique("P"), "name": "华南渠道",
                                          "kind": "chain"})
-    store = owner.create_store(data={"code": _name("S"), "name": "店", "partner_id":
+    store = owner.create_store(data={"code": unique("S"), "name": "店", "partner_id":
                                      partner["id"], "address": "广州", "lat": 23.1,
                                      "lon": 113.2})
     plan = owner.create_action_plan(data={"template": "store", "store_id": store["id"],
@@ -143,7 +137,7 @@ def test_monthly_push_reaches_each_open_form_once(system):
     from notifications.settings import NotificationSettings
     team = _team(system)
     owner = system(team["owner"], "channels")
-    partner = owner.create_partner(data={"code": _name("P"), "name": "月推渠道",
+    partner = owner.create_partner(data={"code": unique("P"), "name": "月推渠道",
                                          "kind": "chain"})
     month = f"2031-{uuid.uuid4().int % 12 + 1:02d}"  # a month no other test uses
     system(team["manager"], "channels").create_inspection(data={

@@ -1,6 +1,5 @@
 """The visits service over real RPC with its real database; stores come from the real
 channels service through its events, people from accounts."""
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,14 +8,9 @@ from accounts.service import AccountsService
 from channels.service import ChannelsService
 from crmkit import errors
 from crmkit.context import Caller
-from crmkit.testing import wait_until
+from crmkit.testing import ADMIN, unique, wait_until
 
-ADMIN = Caller(user_id=1, roles=frozenset({"admin"}), org_unit_id=1, org_path="/1/")
 SHANGHAI = (31.2304, 121.4737)
-
-
-def _name(prefix):
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -34,7 +28,7 @@ def system(object_store, migrated, start_service, rpc_as):
 def _team(rpc_as):
     """A region: manager -> channel owner (owns the stores) and manager -> sales -> junior."""
     accounts = rpc_as(ADMIN, "accounts")
-    region = accounts.create_org_unit(data={"name": _name("大区"), "kind": "region",
+    region = accounts.create_org_unit(data={"name": unique("大区"), "kind": "region",
                                             "parent_id": 1})
     made = {}
     for key, role, manager in (("manager", "region_manager", None),
@@ -42,7 +36,7 @@ def _team(rpc_as):
                                ("sales", "field_sales", "manager"),
                                ("junior", "field_sales", "sales")):
         user = accounts.create_user(data={
-            "username": _name(key), "password": "a-good-password", "display_name": key,
+            "username": unique(key), "password": "a-good-password", "display_name": key,
             "roles": [role], "org_unit_id": region["id"],
             "manager_id": made[manager].user_id if manager else 1})
         made[key] = Caller(user_id=user["id"], roles=frozenset([role]),
@@ -52,12 +46,12 @@ def _team(rpc_as):
 
 def _stores(rpc_as, owner):
     channels = rpc_as(owner, "channels")
-    partner = channels.create_partner(data={"code": _name("P"), "name": "渠道商",
+    partner = channels.create_partner(data={"code": unique("P"), "name": "渠道商",
                                             "kind": "chain"})
     located = channels.create_store(data={
-        "code": _name("S"), "name": "人民广场店", "partner_id": partner["id"],
+        "code": unique("S"), "name": "人民广场店", "partner_id": partner["id"],
         "address": "上海市黄浦区人民大道", "lat": SHANGHAI[0], "lon": SHANGHAI[1]})
-    nowhere = channels.create_store(data={"code": _name("S"), "name": "无地址店",
+    nowhere = channels.create_store(data={"code": unique("S"), "name": "无地址店",
                                           "partner_id": partner["id"]})
     return located, nowhere
 
@@ -139,7 +133,7 @@ def test_check_out_details_follow_the_visit_type_and_targets_count(system):
     team = _team(system)
     located, _ = _stores(system, team["owner"])
     visit_type = system(ADMIN, "visits").create_visit_type(data={
-        "code": _name("shelf_"), "name": "陈列检查", "fields": [
+        "code": unique("shelf_"), "name": "陈列检查", "fields": [
             {"name": "stock_count", "label": "库存", "type": "integer", "required": True,
              "min": 0},
             {"name": "expiry", "label": "最早到期日", "type": "date"},
@@ -274,11 +268,11 @@ def test_customer_visits_follow_merges_and_show_in_the_timeline(system):
     sales = team["sales"]
     accounts = system(sales, "accounts")
     place = {"address": "上海市浦东新区世纪大道100号", "lat": SHANGHAI[0], "lon": SHANGHAI[1]}
-    target = accounts.create_customer(data={"name": _name("浦东客户"), **place},
+    target = accounts.create_customer(data={"name": unique("浦东客户"), **place},
                                       query={"allow_duplicate": "true"})
-    source = accounts.create_customer(data={"name": _name("重复客户"), **place},
+    source = accounts.create_customer(data={"name": unique("重复客户"), **place},
                                       query={"allow_duplicate": "true"})
-    nowhere = accounts.create_customer(data={"name": _name("无地址客户")},
+    nowhere = accounts.create_customer(data={"name": unique("无地址客户")},
                                        query={"allow_duplicate": "true"})
     visits = system(sales, "visits")
     visit = {}
