@@ -3,6 +3,7 @@ from datetime import datetime
 
 from crmkit.context import Caller
 from crmkit.directory import Person
+from crmkit.scope import may_assign_to
 from visits.geo import distance_m, speed_kmh
 
 # Roles that see their subtree's visits (visits are personal otherwise).
@@ -16,7 +17,7 @@ TRANSITIONS = {"check_in": ("planned", "checked_in"), "check_out": ("checked_in"
 
 def planning_problem(caller: Caller, assignee: Person) -> str | None:
     """No skip-level commands: plan your own visits or your direct reports'."""
-    if assignee.user_id == caller.user_id or assignee.manager_id == caller.user_id:
+    if may_assign_to(caller, assignee.user_id, assignee.manager_id):
         return None
     return "you may plan visits only for yourself and your direct reports"
 

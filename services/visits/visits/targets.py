@@ -1,7 +1,5 @@
 """Monthly visit targets per person, adjustable (holidays, business trips), with progress
 counted from completed visits. Set by the person's direct manager (no skip-level)."""
-from datetime import date
-
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -9,6 +7,7 @@ from crmkit.database import UnitOfWork
 from crmkit.directory import UserDirectory, personal_within
 from crmkit.errors import Forbidden
 from crmkit.pagination import page, paginate
+from crmkit.scope import is_direct_report
 from visits import domain
 from visits.models import Visit, VisitTarget
 from visits.schemas import TargetSchema
@@ -16,23 +15,23 @@ from visits.schemas import TargetSchema
 schema = TargetSchema()
 
 
-def _month_range(month: str) -> tuple[date, date]:
-    year, number = int(month[:4]), int(month[5:])
-    start = date(year, number, 1)
-    end = date(year + number // 12, number % 12 + 1, 1)
-    return start, end
+def _completed(unit: UnitOfWork, targets: list[VisitTarget]) -> dict[tuple[int, str], int]:
+    """Completed visits per (person, month) of the given targets: one query for a page."""
+    if not targets:
+        return {}
+    month = func.to_char(Visit.planned_at, "YYYY-MM")
+    rows = unit.session.execute(
+        select(Visit.user_id, month, func.count())
+        .where(Visit.status == "completed",
+               Visit.user_id.in_({t.user_id for t in targets}),
+               month.in_({t.month for t in targets}))
+        .group_by(Visit.user_id, month)).all()
+    return {(user_id, m): n for user_id, m, n in rows}
 
 
-def _completed(unit: UnitOfWork, user_id: int, month: str) -> int:
-    start, end = _month_range(month)
-    return unit.session.execute(select(func.count()).select_from(Visit).where(
-        Visit.user_id == user_id, Visit.status == "completed",
-        Visit.planned_at >= start, Visit.planned_at < end)).scalar_one()
-
-
-def _dump(unit: UnitOfWork, target: VisitTarget) -> dict:
+def _dump(target: VisitTarget, completed: dict) -> dict:
     effective = max(0, target.target + target.adjustment)
-    done = _completed(unit, target.user_id, target.month)
+    done = completed.get((target.user_id, target.month), 0)
     return schema.dump({"id": target.id, "user_id": target.user_id, "month": target.month,
                         "target": target.target, "adjustment": target.adjustment,
                         "effective_target": effective, "completed": done,
@@ -42,7 +41,7 @@ def _dump(unit: UnitOfWork, target: VisitTarget) -> dict:
 
 def set_target(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
     person = people.require(data["user_id"], "user_id")
-    if person.manager_id != unit.caller.user_id and not unit.caller.is_admin:
+    if not is_direct_report(person.manager_id, unit.caller) and not unit.caller.is_admin:
         raise Forbidden("Only a person's direct manager sets their targets",
                         {"user_id": ["not your direct report"]}, code="skip_level")
     values = {k: data.get(k) for k in ("user_id", "month", "target", "adjustment", "note")}
@@ -54,7 +53,7 @@ def set_target(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
         VisitTarget.user_id == data["user_id"], VisitTarget.month == data["month"])
     ).scalar_one()
     unit.session.refresh(target)
-    dumped = _dump(unit, target)
+    dumped = _dump(target, _completed(unit, [target]))
     unit.audit("set", "visit_target", target.id, None, dumped)
     return dumped
 
@@ -72,4 +71,5 @@ def list_targets(unit: UnitOfWork, query: dict) -> dict:
         stmt = stmt.where(VisitTarget.month.startswith(f"{query['year']}-"))
     rows = unit.session.execute(paginate(stmt, VisitTarget.id, query["limit"],
                                          query["cursor"])).scalars().all()
-    return page([_dump(unit, r) for r in rows], query["limit"])
+    completed = _completed(unit, rows)
+    return page([_dump(r, completed) for r in rows], query["limit"])
