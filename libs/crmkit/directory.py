@@ -32,7 +32,7 @@ from crmkit.database import UnitOfWork, utcnow
 from crmkit.entrypoints import event_handler
 from crmkit.errors import ValidationFailed
 from crmkit.rpc_client import TimedRpcProxy
-from crmkit.scope import GLOBAL_ROLES
+from crmkit.scope import GLOBAL_ROLES, caller_sees_path
 from crmkit.tables import NAMING_CONVENTION
 
 directory_metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -172,9 +172,8 @@ class UserDirectory:
 
 
 def sees_person(caller: Caller, person: Person) -> bool:
-    if caller.roles & GLOBAL_ROLES or caller.user_id == person.user_id:
-        return True
-    return bool(caller.org_path) and person.org_path.startswith(caller.org_path)
+    """Oneself, and everyone in one's subtree (admins: everyone)."""
+    return caller.user_id == person.user_id or caller_sees_path(caller, person.org_path)
 
 
 def owned_within(owner_column, caller: Caller):
