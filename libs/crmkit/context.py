@@ -15,11 +15,13 @@ ROLES = "roles"
 ORG_UNIT_ID = "org_unit_id"
 ORG_PATH = "org_path"
 SESSION_ID = "session_id"
+# A repair partner's user acts for one channel partner (a service centre).
+PARTNER_ID = "partner_id"
 REQUEST_ID = "request_id"
 IDEMPOTENCY_KEY = "idempotency_key"
 REQUEST_HASH = "request_hash"
 
-CONTEXT_KEYS = (USER_ID, ROLES, ORG_UNIT_ID, ORG_PATH, SESSION_ID, REQUEST_ID,
+CONTEXT_KEYS = (USER_ID, ROLES, ORG_UNIT_ID, ORG_PATH, SESSION_ID, PARTNER_ID, REQUEST_ID,
                 IDEMPOTENCY_KEY, REQUEST_HASH)
 
 
@@ -30,6 +32,7 @@ class Caller:
     org_unit_id: int | None = None
     org_path: str | None = None
     session_id: str | None = None
+    partner_id: int | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -51,6 +54,7 @@ class Caller:
             ORG_UNIT_ID: self.org_unit_id,
             ORG_PATH: self.org_path,
             SESSION_ID: self.session_id,
+            PARTNER_ID: self.partner_id,
         }
 
     @classmethod
@@ -58,23 +62,26 @@ class Caller:
         user_id = data.get(USER_ID)
         roles = data.get(ROLES) or ""
         org_unit_id = data.get(ORG_UNIT_ID)
+        partner_id = data.get(PARTNER_ID)
         return cls(
             user_id=int(user_id) if user_id not in (None, "") else None,
             roles=frozenset(r for r in str(roles).split(",") if r),
             org_unit_id=int(org_unit_id) if org_unit_id not in (None, "") else None,
             org_path=data.get(ORG_PATH) or None,
             session_id=data.get(SESSION_ID) or None,
+            partner_id=int(partner_id) if partner_id not in (None, "") else None,
         )
 
     def as_actor(self) -> dict:
-        return {"user_id": self.user_id, "roles": sorted(self.roles), "org_path": self.org_path}
+        return {"user_id": self.user_id, "roles": sorted(self.roles), "org_path": self.org_path,
+                "partner_id": self.partner_id}
 
     @classmethod
     def from_actor(cls, actor: dict) -> "Caller":
         """The caller recorded in an event envelope, for work done later on their behalf
         (with their scope, not the consumer's)."""
         return cls(user_id=actor.get("user_id"), roles=frozenset(actor.get("roles") or ()),
-                   org_path=actor.get("org_path"))
+                   org_path=actor.get("org_path"), partner_id=actor.get("partner_id"))
 
 
 def require_login(caller: Caller) -> None:

@@ -18,7 +18,8 @@ def issue_access_token(settings: TokenSettings, caller: Caller, now: float | Non
     claims = {
         "iss": settings.issuer, "typ": "access", "sub": str(caller.user_id),
         "sid": caller.session_id, "roles": sorted(caller.roles), "org": caller.org_unit_id,
-        "path": caller.org_path, "iat": now, "exp": now + settings.access_ttl,
+        "path": caller.org_path, "ptn": caller.partner_id, "iat": now,
+        "exp": now + settings.access_ttl,
     }
     return jwt.encode(claims, settings.secret, algorithm=ALGORITHM)
 
@@ -37,7 +38,8 @@ def verify_access_token(settings: TokenSettings, token: str) -> tuple[Caller, di
     try:
         caller = Caller(user_id=int(claims["sub"]), roles=frozenset(claims.get("roles") or ()),
                         org_unit_id=claims.get("org"), org_path=claims.get("path"),
-                        session_id=str(claims["sid"]))
+                        session_id=str(claims["sid"]),
+                        partner_id=int(claims["ptn"]) if claims.get("ptn") else None)
     except (TypeError, ValueError):
         raise NotAuthenticated("The token is invalid", code="invalid_token") from None
     return caller, claims

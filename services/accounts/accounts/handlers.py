@@ -41,7 +41,7 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
 # --- authentication ---------------------------------------------------------------------
 def _caller_of(user: User, unit_path: str, session_id: str) -> Caller:
     return Caller(user_id=user.id, roles=frozenset(user.roles), org_unit_id=user.org_unit_id,
-                  org_path=unit_path, session_id=session_id)
+                  org_path=unit_path, session_id=session_id, partner_id=user.partner_id)
 
 
 def _token_pair(settings: AccountsSettings, user: User, unit_path: str, session_id: str,
@@ -398,6 +398,9 @@ def update_user(unit: UnitOfWork, user_id: int, data: dict) -> dict:
         user.manager_id = data["manager_id"]
     elif "org_unit_id" in data and user.manager_id:
         _check_manager(unit, user.manager_id, user.id, user_path)
+    if "partner_id" in data and data["partner_id"] != user.partner_id:
+        # Tokens carry the partner a repair partner's user acts for.
+        cut_off_reason = "partner changed"
     for name in ("display_name", "partner_id", "locale", "time_zone"):
         if name in data:
             setattr(user, name, data[name])
