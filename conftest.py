@@ -39,6 +39,7 @@ def pytest_configure(config):
     os.environ["CRM_EVENT_MAX_ATTEMPTS"] = "3"
     os.environ["CRM_OUTBOX_POLL_INTERVAL"] = "0.2"
     os.environ["CRM_SCHEDULER_TICK_S"] = "0.3"
+    os.environ["CRM_TICKET_SLA_SWEEP_S"] = "0.3"
     os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
     try:
         from psycogreen.eventlet import patch_psycopg

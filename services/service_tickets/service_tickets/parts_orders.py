@@ -1,0 +1,168 @@
+"""Partner parts orders: submitted -> approved (reserves stock) -> shipped (deducts) ->
+received (onto the partner's shelf), or rejected / cancelled (releases what was reserved).
+Each step locks the order, then the stock rows, so concurrent approvals from any number of
+workers queue on the same rows and the last units go to exactly one of them."""
+from sqlalchemy import select
+
+from crmkit.database import UnitOfWork
+from crmkit.errors import Conflict, Forbidden
+from service_tickets import domain, stock
+from service_tickets.access import exists, invalid, list_page, partner_scoped, require, visible
+from service_tickets.models import (
+    Part,
+    PartsOrder,
+    PartsOrderLine,
+    PartsReturn,
+    Stock,
+    Ticket,
+    Warehouse,
+)
+from service_tickets.schemas import PartsOrderSchema, PartsReturnSchema
+
+order_schema = PartsOrderSchema()
+return_schema = PartsReturnSchema()
+
+
+def _ordering_partner(unit: UnitOfWork, given: int | None) -> int:
+    """A repair partner orders for itself; the desk names the partner."""
+    caller = unit.caller
+    if domain.is_partner(caller):
+        if given not in (None, caller.partner_id):
+            raise Forbidden("You may order only for your own organisation",
+                            {"partner_id": ["not your organisation"]})
+        return caller.partner_id
+    require(unit, domain.is_desk(caller), "order parts")
+    if given is None:
+        raise invalid("partner_id", "name the partner the parts are for")
+    return given
+
+
+def _lines_of(unit: UnitOfWork, order_id: int) -> list[dict]:
+    rows = unit.session.execute(select(PartsOrderLine).where(
+        PartsOrderLine.order_id == order_id).order_by(PartsOrderLine.part_id)).scalars()
+    return [{"part_id": row.part_id, "qty": row.qty} for row in rows]
+
+
+def _dump(unit: UnitOfWork, order: PartsOrder, lines: list[dict] | None = None) -> dict:
+    return order_schema.dump({**{key: getattr(order, key) for key in (
+        "id", "partner_id", "warehouse_id", "ticket_id", "status", "note", "submitted_by",
+        "created_at", "updated_at")}, "lines": lines or _lines_of(unit, order.id)})
+
+
+def _check_parts(unit: UnitOfWork, lines: list[dict]) -> None:
+    active = set(unit.session.execute(select(Part.id).where(
+        Part.id.in_([line["part_id"] for line in lines]), Part.active.is_(True))).scalars())
+    for index, line in enumerate(lines):
+        if line["part_id"] not in active:
+            raise invalid(f"lines.{index}.part_id", "no such part in the catalogue")
+
+
+def submit_order(unit: UnitOfWork, data: dict) -> dict:
+    partner_id = _ordering_partner(unit, data.pop("partner_id", None))
+    warehouse = exists(unit, Warehouse, data["warehouse_id"], "warehouse", "warehouse_id")
+    if warehouse.partner_id is not None:
+        raise invalid("warehouse_id", "orders are filled from HQ or branch warehouses")
+    if data.get("ticket_id"):
+        ticket = unit.session.get(Ticket, data["ticket_id"])
+        if ticket is None or ticket.partner_id != partner_id:
+            raise invalid("ticket_id", "no such ticket at this partner")
+    lines = data.pop("lines")
+    _check_parts(unit, lines)
+    # An order that could never be filled is refused now; approval checks again under lock.
+    current = {row.part_id: row for row in unit.session.execute(select(Stock).where(
+        Stock.warehouse_id == warehouse.id,
+        Stock.part_id.in_([line["part_id"] for line in lines]))).scalars()}
+    problem = stock.shortage(current, lines)
+    if problem:
+        raise problem
+    order = PartsOrder(**data, partner_id=partner_id, submitted_by=unit.caller.user_id)
+    unit.session.add(order)
+    unit.session.flush()
+    unit.session.add_all([PartsOrderLine(order_id=order.id, **line) for line in lines])
+    unit.session.flush()
+    unit.session.refresh(order)
+    dumped = _dump(unit, order, sorted(lines, key=lambda line: line["part_id"]))
+    unit.audit("create", "parts_order", order.id, None, dumped)
+    unit.emit("parts_order_status_changed", {"order": dumped, "from": None, "to": "submitted"})
+    return dumped
+
+
+def _visible_order(unit: UnitOfWork, order_id: int, lock: bool = False) -> PartsOrder:
+    require(unit, domain.may_read_tickets(unit.caller), "see parts orders")
+    return visible(unit, PartsOrder, order_id, "parts order", lock=lock)
+
+
+def get_order(unit: UnitOfWork, order_id: int) -> dict:
+    return _dump(unit, _visible_order(unit, order_id))
+
+
+def list_orders(unit: UnitOfWork, query: dict) -> dict:
+    require(unit, domain.may_read_tickets(unit.caller), "see parts orders")
+    stmt = partner_scoped(select(PartsOrder), PartsOrder, unit)
+    for key in ("status", "partner_id", "ticket_id"):
+        if key in query:
+            stmt = stmt.where(getattr(PartsOrder, key) == query[key])
+    return list_page(unit, stmt, PartsOrder.id, query, lambda order: _dump(unit, order))
+
+
+def _shelf(unit: UnitOfWork, partner_id: int) -> int | None:
+    return unit.session.execute(select(Warehouse.id).where(
+        Warehouse.partner_id == partner_id)).scalar_one_or_none()
+
+
+def transition_order(unit: UnitOfWork, order_id: int, data: dict) -> dict:
+    order = _visible_order(unit, order_id, lock=True)
+    to = data["to"]
+    if to not in domain.ORDER_FLOW[order.status]:
+        raise Conflict(f"A {order.status} parts order cannot become {to}",
+                       {"to": [f"not allowed from {order.status}"]}, code="illegal_transition")
+    problem = domain.order_transition_problem(unit.caller, order.status, to, order.partner_id)
+    if problem:
+        raise Forbidden(problem)
+    lines = _lines_of(unit, order.id)
+    cause = stock.Cause(f"parts order {to}", parts_order_id=order.id, ticket_id=order.ticket_id)
+    from_status = order.status
+    if to == "approved":
+        stock.reserve(unit, order.warehouse_id, lines, cause)
+    elif to == "shipped":
+        stock.ship(unit, order.warehouse_id, lines, cause)
+    elif to == "cancelled" and from_status == "approved":
+        stock.release(unit, order.warehouse_id, lines, cause)
+    elif to == "received":
+        shelf = _shelf(unit, order.partner_id)
+        if shelf is not None:
+            stock.receive(unit, shelf, lines, cause, hold_for_ticket=order.ticket_id)
+    order.status = to
+    if data.get("note"):
+        order.note = data["note"]
+    unit.session.flush()
+    unit.session.refresh(order)
+    after = _dump(unit, order, lines)
+    unit.audit("transition", "parts_order", order.id, None, after,
+               note=f"{from_status} -> {to}")
+    unit.emit("parts_order_status_changed", {"order": after, "from": from_status, "to": to})
+    return after
+
+
+# --- faulty-part returns --------------------------------------------------------------------
+def create_return(unit: UnitOfWork, data: dict) -> dict:
+    partner_id = _ordering_partner(unit, data.pop("partner_id", None))
+    exists(unit, Warehouse, data["warehouse_id"], "warehouse", "warehouse_id")
+    exists(unit, Part, data["part_id"], "part", "part_id")
+    if data.get("ticket_id"):
+        ticket = unit.session.get(Ticket, data["ticket_id"])
+        if ticket is None or ticket.partner_id != partner_id:
+            raise invalid("ticket_id", "no such ticket at this partner")
+    record = PartsReturn(**data, partner_id=partner_id, created_by=unit.caller.user_id)
+    unit.session.add(record)
+    unit.session.flush()
+    unit.session.refresh(record)
+    dumped = return_schema.dump(record)
+    unit.audit("create", "parts_return", record.id, None, dumped)
+    return dumped
+
+
+def list_returns(unit: UnitOfWork, query: dict) -> dict:
+    require(unit, domain.may_read_tickets(unit.caller), "see parts returns")
+    return list_page(unit, partner_scoped(select(PartsReturn), PartsReturn, unit),
+                     PartsReturn.id, query, return_schema.dump)

@@ -1,0 +1,27 @@
+"""service_tickets' own settings (the kit's settings cover the bus and the database)."""
+import functools
+from dataclasses import dataclass
+
+from environs import Env
+
+from service_tickets.domain import parse_sla_hours
+
+
+@dataclass(frozen=True)
+class TicketSettings:
+    # Hours from intake to due time, by priority.
+    sla_hours: dict
+    # Calendar of warranty dates (a device sold on the 1st in Beijing is in warranty there).
+    time_zone: str
+    # How often the SLA sweeper looks for overdue tickets.
+    sla_sweep_s: float
+
+
+@functools.cache
+def ticket_settings() -> TicketSettings:
+    env = Env()
+    return TicketSettings(
+        sla_hours=parse_sla_hours(env.str("CRM_TICKET_SLA_HOURS", "")),
+        time_zone=env.str("CRM_DEFAULT_TIME_ZONE", "Asia/Shanghai"),
+        sla_sweep_s=env.float("CRM_TICKET_SLA_SWEEP_S", 30.0),
+    )
