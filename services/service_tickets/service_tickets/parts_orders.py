@@ -120,8 +120,24 @@ def transition_order(unit: UnitOfWork, order_id: int, data: dict) -> dict:
     if problem:
         raise Forbidden(problem)
     lines = _lines_of(unit, order.id)
-    cause = stock.Cause(f"parts order {to}", parts_order_id=order.id, ticket_id=order.ticket_id)
     from_status = order.status
+    order.status = to
+    if data.get("note"):
+        order.note = data["note"]
+    unit.session.flush()
+    unit.session.refresh(order)
+    after = _dump(unit, order, lines)
+    unit.audit("transition", "parts_order", order.id, None, after,
+               note=f"{from_status} -> {to}")
+    unit.emit("parts_order_status_changed", {"order": after, "from": from_status, "to": to})
+    # Stock last: its rows are the contended ones, locked only until the commit right after.
+    _move_stock(unit, order, from_status, to, lines)
+    return after
+
+
+def _move_stock(unit: UnitOfWork, order: PartsOrder, from_status: str, to: str,
+                lines: list[dict]) -> None:
+    cause = stock.Cause(f"parts order {to}", parts_order_id=order.id, ticket_id=order.ticket_id)
     if to == "approved":
         stock.reserve(unit, order.warehouse_id, lines, cause)
     elif to == "shipped":
@@ -132,16 +148,6 @@ def transition_order(unit: UnitOfWork, order_id: int, data: dict) -> dict:
         shelf = _shelf(unit, order.partner_id)
         if shelf is not None:
             stock.receive(unit, shelf, lines, cause, hold_for_ticket=order.ticket_id)
-    order.status = to
-    if data.get("note"):
-        order.note = data["note"]
-    unit.session.flush()
-    unit.session.refresh(order)
-    after = _dump(unit, order, lines)
-    unit.audit("transition", "parts_order", order.id, None, after,
-               note=f"{from_status} -> {to}")
-    unit.emit("parts_order_status_changed", {"order": after, "from": from_status, "to": to})
-    return after
 
 
 # --- faulty-part returns --------------------------------------------------------------------
