@@ -47,12 +47,16 @@ directory_users = Table(
     Column("roles", ARRAY(String(32)), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("locale", String(10), nullable=False, server_default="zh-CN"),
+    # The channel partner a repair partner's user works for.
+    Column("partner_id", BigInteger),
     # When the fact held here happened in accounts (event time, or the time of an RPC read).
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
 Index("ix_directory_users_org_path", directory_users.c.org_path,
       postgresql_ops={"org_path": "text_pattern_ops"})
 Index("ix_directory_users_manager_id", directory_users.c.manager_id)
+Index("ix_directory_users_partner_id", directory_users.c.partner_id,
+      postgresql_where=directory_users.c.partner_id.isnot(None))
 
 # accounts answers at most this many people per call.
 FETCH_CHUNK = 500
@@ -70,6 +74,7 @@ class Person:
     roles: frozenset[str]
     active: bool
     locale: str = "zh-CN"
+    partner_id: int | None = None
 
     @classmethod
     def of(cls, values) -> "Person":
@@ -77,7 +82,8 @@ class Person:
         return cls(user_id=values["user_id"], display_name=values["display_name"],
                    org_unit_id=values["org_unit_id"], org_path=values["org_path"],
                    manager_id=values["manager_id"], roles=frozenset(values["roles"]),
-                   active=values["active"], locale=values.get("locale") or "zh-CN")
+                   active=values["active"], locale=values.get("locale") or "zh-CN",
+                   partner_id=values.get("partner_id"))
 
 
 def _values(entry: dict, as_of: datetime) -> dict:
@@ -85,7 +91,8 @@ def _values(entry: dict, as_of: datetime) -> dict:
             "org_unit_id": entry["org_unit_id"], "org_path": entry["org_path"],
             "manager_id": entry.get("manager_id"), "roles": list(entry.get("roles") or ()),
             "active": bool(entry.get("active", True)),
-            "locale": entry.get("locale") or "zh-CN", "as_of": as_of}
+            "locale": entry.get("locale") or "zh-CN", "partner_id": entry.get("partner_id"),
+            "as_of": as_of}
 
 
 def store(unit: UnitOfWork, entry: dict, as_of: datetime) -> None:
@@ -160,6 +167,16 @@ class UserDirectory:
         if active and not person.active:
             raise ValidationFailed("The user is inactive", {field: ["the user is inactive"]})
         return person
+
+    def partner_staff(self, partner_id: int | None) -> list[int]:
+        """The active users who work for a channel partner (repair partners' staff), from
+        the copy alone: there is no one to ask accounts about."""
+        if partner_id is None:
+            return []
+        return list(self.unit.session.execute(
+            select(directory_users.c.user_id).where(directory_users.c.partner_id == partner_id,
+                                                    directory_users.c.active.is_(True))
+            .order_by(directory_users.c.user_id)).scalars())
 
     def managers_of(self, person: Person) -> list[int]:
         """The manager chain above `person`, nearest first."""

@@ -481,7 +481,8 @@ def get_directory_entries(unit: UnitOfWork, data: dict) -> list[dict]:
     return [{"id": r.User.id, "display_name": r.User.display_name,
              "org_unit_id": r.User.org_unit_id, "org_path": r.path,
              "manager_id": r.User.manager_id, "roles": list(r.User.roles),
-             "active": r.User.active, "locale": r.User.locale} for r in rows]
+             "active": r.User.active, "locale": r.User.locale,
+             "partner_id": r.User.partner_id} for r in rows]
 
 
 # --- audit ------------------------------------------------------------------------------

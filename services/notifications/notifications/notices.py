@@ -48,3 +48,37 @@ def customer_transferred(unit: UnitOfWork, people: UserDirectory, event: dict) -
     data = event["data"]
     deliver(unit, people, event, "customer_transferred", [data["to_owner_id"]], data,
             ("customer", data["customer_id"]))
+
+
+# --- after-sales: the repair partner's staff hear about their tickets and orders ----------
+ORDER_STEPS_TOLD = frozenset({"approved", "rejected", "shipped"})
+
+
+def ticket_dispatched(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
+    data = event["data"]
+    ticket = data["ticket"]
+    if data["to"] != "assigned" or ticket.get("partner_id") is None:
+        return
+    if ticket.get("channel") == "partner" and data["from"] == "new":
+        return  # the partner took it in at its own counter: nothing to tell it
+    deliver(unit, people, event, "ticket_dispatched", people.partner_staff(ticket["partner_id"]),
+            {"ticket_id": ticket["id"], "priority": ticket["priority"],
+             "due_at": ticket["due_at"], "fault": ticket["fault_description"][:100]},
+            ("ticket", ticket["id"]))
+
+
+def ticket_sla_breached(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
+    data = event["data"]
+    deliver(unit, people, event, "ticket_sla_breached", people.partner_staff(data["partner_id"]),
+            data, ("ticket", data["ticket_id"]))
+
+
+def parts_order_status_changed(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
+    data = event["data"]
+    if data["to"] not in ORDER_STEPS_TOLD:
+        return
+    order = data["order"]
+    deliver(unit, people, event, f"parts_order_{data['to']}",
+            people.partner_staff(order["partner_id"]),
+            {"order_id": order["id"], "lines": len(order["lines"])},
+            ("parts_order", order["id"]))

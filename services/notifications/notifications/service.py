@@ -96,3 +96,15 @@ class NotificationsService(directory.DirectoryReadCopy):
     @event_handler("accounts", "customer_transferred")
     def on_customer_transferred(self, event):
         notices.customer_transferred(self.db, self.people(), event)
+
+    @event_handler("service_tickets", "ticket_status_changed")
+    def on_ticket_status_changed(self, event):
+        notices.ticket_dispatched(self.db, self.people(), event)
+
+    @event_handler("service_tickets", "ticket_sla_breached")
+    def on_ticket_sla_breached(self, event):
+        notices.ticket_sla_breached(self.db, self.people(), event)
+
+    @event_handler("service_tickets", "parts_order_status_changed")
+    def on_parts_order_status_changed(self, event):
+        notices.parts_order_status_changed(self.db, self.people(), event)

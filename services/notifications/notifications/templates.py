@@ -46,6 +46,32 @@ TEMPLATES = {
                                                         "{partner_name} for {month} is still "
                                                         "open; please fill in its lines."),
     },
+    "ticket_dispatched": {
+        "zh-CN": ("新的维修工单",
+                  "工单 {ticket_id}（{priority}）已派给你们，请在 {due_at} 前处理：{fault}"),
+        "en": ("New repair ticket", "Ticket {ticket_id} ({priority}) was dispatched to you; "
+                                    "due {due_at}: {fault}"),
+    },
+    "ticket_sla_breached": {
+        "zh-CN": ("工单已超时",
+                  "工单 {ticket_id}（{priority}）已超过处理时限 {due_at}，当前状态 {status}。"),
+        "en": ("Ticket overdue", "Ticket {ticket_id} ({priority}) passed its due time {due_at} "
+                                 "while {status}."),
+    },
+    "parts_order_approved": {
+        "zh-CN": ("备件订单已批准", "备件订单 {order_id}（{lines} 项）已批准，库存已预留。"),
+        "en": ("Parts order approved", "Parts order {order_id} ({lines} lines) was approved; "
+                                       "the stock is reserved."),
+    },
+    "parts_order_rejected": {
+        "zh-CN": ("备件订单被驳回", "备件订单 {order_id}（{lines} 项）被驳回。"),
+        "en": ("Parts order rejected", "Parts order {order_id} ({lines} lines) was rejected."),
+    },
+    "parts_order_shipped": {
+        "zh-CN": ("备件已发货", "备件订单 {order_id}（{lines} 项）已发货，请收货后确认。"),
+        "en": ("Parts shipped", "Parts order {order_id} ({lines} lines) was shipped; confirm "
+                                "when it arrives."),
+    },
 }
 DEFAULT_LOCALE = "zh-CN"
 
