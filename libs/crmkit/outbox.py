@@ -3,6 +3,7 @@ marks them sent. Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share
 and never publish the same row at the same time; a crash after publishing and before
 marking republishes the row, which idempotent consumers absorb."""
 import logging
+import threading
 
 import eventlet
 from eventlet.event import Event
@@ -85,20 +86,22 @@ def relay_once(engine: Engine, publisher: EventPublisher, batch_size: int = BATC
     return len(sent)
 
 
-class OutboxRelay:
+class _RelayLoop:
     """Runs `relay_once` in a loop: woken right after a commit that emitted events, and on a
-    timer so rows left by a crash (of this or another replica) are sent too."""
+    timer so rows left by a crash (of this or another replica) are sent too. Subclasses
+    supply the wake-up for their concurrency model."""
 
     def __init__(self, engine: Engine, service: str, amqp_uri: str, poll_interval: float):
         self.engine = engine
         self.publisher = EventPublisher(amqp_uri, service)
         self.poll_interval = poll_interval
-        self._wakeup = Event()
         self._running = False
 
     def kick(self) -> None:
-        if not self._wakeup.ready():
-            self._wakeup.send(True)
+        raise NotImplementedError
+
+    def _wait(self, seconds: float) -> None:
+        raise NotImplementedError
 
     def run(self) -> None:
         self._running = True
@@ -114,12 +117,40 @@ class OutboxRelay:
             self._wait(backoff)
         self.publisher.close()
 
+    def stop(self) -> None:
+        self._running = False
+        self.kick()
+
+
+class OutboxRelay(_RelayLoop):
+    """The relay of a nameko (eventlet) process, run as a managed green thread."""
+
+    def __init__(self, engine: Engine, service: str, amqp_uri: str, poll_interval: float):
+        super().__init__(engine, service, amqp_uri, poll_interval)
+        self._wakeup = Event()
+
+    def kick(self) -> None:
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
     def _wait(self, seconds: float) -> None:
         with eventlet.Timeout(seconds, False):
             self._wakeup.wait()
         if self._wakeup.ready():
             self._wakeup.reset()
 
-    def stop(self) -> None:
-        self._running = False
-        self.kick()
+
+class ThreadedOutboxRelay(_RelayLoop):
+    """The relay of a process without eventlet (a gRPC server): run `run` in an OS thread;
+    `kick` may be called from any thread."""
+
+    def __init__(self, engine: Engine, service: str, amqp_uri: str, poll_interval: float):
+        super().__init__(engine, service, amqp_uri, poll_interval)
+        self._wakeup = threading.Event()
+
+    def kick(self) -> None:
+        self._wakeup.set()
+
+    def _wait(self, seconds: float) -> None:
+        self._wakeup.wait(seconds)
+        self._wakeup.clear()
