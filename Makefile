@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit migrate bench lint clean
+.PHONY: install protos run test test-unit migrate bench lint clean
 
 install: $(STAMP)
 
@@ -14,10 +14,19 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-run: install
+# gRPC code is generated from the services' .proto files, never committed.
+PROTOS := $(wildcard services/*/*/protos/*.proto)
+GENERATED := services/service_tickets/service_tickets/protos_gen/tickets_pb2_grpc.py
+
+protos: $(GENERATED)
+
+$(GENERATED): $(PROTOS) deploy/build_protos.py $(STAMP)
+	$(BIN)/python deploy/build_protos.py
+
+run: install protos
 	$(BIN)/python deploy/local_stack.py
 
-test: install
+test: install protos
 	$(BIN)/python -m pytest -q -ra
 
 test-unit: install
@@ -26,7 +35,7 @@ test-unit: install
 migrate: install
 	$(BIN)/python deploy/local_stack.py --migrate-only
 
-bench: install
+bench: install protos
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/gateway.py
 
@@ -34,4 +43,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .run
+	rm -rf $(VENV) .run services/*/*/protos_gen

@@ -25,6 +25,7 @@ def variables_read() -> set[str]:
     kit_settings.log_level()
     importlib.import_module("accounts.settings").bootstrap_admin_password()
     importlib.import_module("visits.storage").photo_bucket()
+    importlib.import_module("service_tickets.grpc_server").grpc_settings()
     return set(kit_settings.env.dump())
 
 
@@ -35,6 +36,8 @@ def test_every_service_and_the_gateway_have_an_entry():
     assert "gateway" in services
     for name in on_disk | {"gateway"}:
         assert services[name]["command"][-1] == name
+    grpc = services["service_tickets_grpc"]
+    assert grpc["command"][-1] == "service_tickets.grpc_server"
     assert {"postgres", "rabbitmq", "minio"} <= set(services)
     assert "management" in services["rabbitmq"]["image"]
 
