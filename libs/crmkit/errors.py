@@ -96,3 +96,11 @@ def error_from_wire(error: dict) -> CrmError | None:
     code = args[2] if len(args) > 2 and isinstance(args[2], str) else None
     details = args[3] if len(args) > 3 and isinstance(args[3], str) else None
     return cls(message, fields, code, details)
+
+
+def missing(what: str, field: str | None = None) -> CrmError:
+    """A record that does not exist or lies outside the caller's scope (answered alike): a
+    400 on `field` when the request named it there, a 404 otherwise."""
+    if field:
+        return ValidationFailed(f"no such {what}", {field: [f"no such {what}"]})
+    return NotFound(f"No such {what}")

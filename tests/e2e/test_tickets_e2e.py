@@ -1,23 +1,17 @@
 """After-sales through the gateway as the call centre and a repair partner use it: a
 consumer and device, a ticket dispatched by the rules and worked by the partner, a parts
 order racing others for the last units."""
-import random
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from crmkit.testing import unique
+from service_tickets.testing import new_imei
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "after-sales-123"
 
-
-def _imei() -> str:
-    digits = [random.randint(0, 9) for _ in range(14)]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2)
-                for i, d in enumerate(digits))
-    return "".join(map(str, digits)) + str((10 - total % 10) % 10)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +46,7 @@ def test_a_repair_from_intake_to_survey(api, admin, desk):
                    json={"model": "X1", "imei": "123456789012345"})
     assert bad.status_code == 400 and "imei" in bad.json()["error"]["fields"]
     device = api.post(f"/consumers/{consumer['id']}/products", headers=agent, json={
-        "model": "X1", "imei": _imei(), "sold_at": "2026-10-01"}).json()
+        "model": "X1", "imei": new_imei(), "sold_at": "2026-10-01"}).json()
     assert api.get("/products", headers=agent,
                    params={"imei": device["imei"]}).json()["items"][0]["id"] == device["id"]
 

@@ -5,7 +5,7 @@ from sqlalchemy import or_, select
 from channels import domain
 from crmkit.database import UnitOfWork
 from crmkit.directory import Person, UserDirectory, owned_within
-from crmkit.errors import Forbidden, NotFound, ValidationFailed
+from crmkit.errors import Forbidden, ValidationFailed, missing
 from crmkit.pagination import page, paginate
 from crmkit.scope import may_assign_to
 
@@ -29,9 +29,7 @@ def visible(unit: UnitOfWork, model, record_id: int, what: str, *, field: str | 
         stmt = stmt.with_for_update(of=model)
     record = unit.session.execute(stmt).scalar_one_or_none()
     if record is None:
-        if field:
-            raise invalid(field, f"no such {what}")
-        raise NotFound(f"No such {what}")
+        raise missing(what, field)
     return record
 
 

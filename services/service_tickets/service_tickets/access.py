@@ -3,7 +3,7 @@ only what is dispatched to it (or ordered by it), everyone else nothing."""
 from sqlalchemy import select
 
 from crmkit.database import UnitOfWork
-from crmkit.errors import Forbidden, NotFound, ValidationFailed
+from crmkit.errors import Forbidden, ValidationFailed, missing
 from crmkit.pagination import page, paginate
 from service_tickets import domain
 
@@ -43,9 +43,7 @@ def visible(unit: UnitOfWork, model, record_id: int, what: str, *, field: str | 
         stmt = stmt.with_for_update(of=model)
     record = unit.session.execute(stmt).scalar_one_or_none()
     if record is None:
-        if field:
-            raise invalid(field, f"no such {what}")
-        raise NotFound(f"No such {what}")
+        raise missing(what, field)
     return record
 
 
@@ -53,7 +51,7 @@ def exists(unit: UnitOfWork, model, record_id: int, what: str, field: str):
     """A catalogue record (part, warehouse, service centre) named in a request."""
     record = unit.session.get(model, record_id)
     if record is None:
-        raise invalid(field, f"no such {what}")
+        raise missing(what, field)
     return record
 
 

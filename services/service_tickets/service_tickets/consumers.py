@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, or_, select
 
 from crmkit.database import UnitOfWork
-from crmkit.errors import Conflict, NotFound
+from crmkit.errors import Conflict, missing
 from service_tickets import domain
-from service_tickets.access import invalid, list_page, require, require_reader
+from service_tickets.access import list_page, require, require_reader
 from service_tickets.models import Consumer, Product, ProductEvent, Ticket
 from service_tickets.schemas import ConsumerSchema, ProductEventSchema, ProductSchema
 from service_tickets.settings import ticket_settings
@@ -38,9 +38,7 @@ def visible_consumer(unit: UnitOfWork, consumer_id: int, field: str | None = Non
     consumer = unit.session.execute(consumer_scoped(
         select(Consumer).where(Consumer.id == consumer_id), unit)).scalar_one_or_none()
     if consumer is None:
-        if field:
-            raise invalid(field, "no such consumer")
-        raise NotFound("No such consumer")
+        raise missing("consumer", field)
     return consumer
 
 
@@ -119,9 +117,7 @@ def visible_product(unit: UnitOfWork, product_id: int, field: str | None = None,
         stmt = stmt.with_for_update(of=Product)
     product = unit.session.execute(stmt).scalar_one_or_none()
     if product is None:
-        if field:
-            raise invalid(field, "no such product")
-        raise NotFound("No such product")
+        raise missing("product", field)
     return product
 
 

@@ -7,25 +7,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from crmkit import errors
-from crmkit.context import Caller
 from crmkit.settings import database_settings
 from crmkit.testing import ADMIN, unique
 from service_tickets.service import ServiceTicketsService
-
-AGENT = Caller(user_id=9001, roles=frozenset({"service_agent"}), org_path="/1/")
-SALES = Caller(user_id=9002, roles=frozenset({"field_sales"}), org_path="/1/")
-
-
-def partner_user(partner_id: int) -> Caller:
-    return Caller(user_id=9100 + partner_id % 800, roles=frozenset({"repair_partner"}),
-                  org_path="/1/", partner_id=partner_id)
-
-
-def new_imei() -> str:
-    digits = [random.randint(0, 9) for _ in range(14)]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2)
-                for i, d in enumerate(digits))
-    return "".join(map(str, digits)) + str((10 - total % 10) % 10)
+from service_tickets.testing import AGENT, SALES, new_imei, partner_user, random_partner_id
 
 
 @pytest.fixture
@@ -35,13 +20,9 @@ def tickets(migrated, start_service, rpc_as):
     return lambda caller: rpc_as(caller, "service_tickets")
 
 
-def _partner_id() -> int:
-    return random.randint(10_000_000, 2**40)
-
-
 def _centre(admin, region: str, partner_id: int | None = None, **extra) -> dict:
     return admin.create_service_center(data={
-        "partner_id": partner_id or _partner_id(), "name": unique("维修中心"),
+        "partner_id": partner_id or random_partner_id(), "name": unique("维修中心"),
         "region": region, **extra})
 
 
@@ -96,7 +77,7 @@ def test_ticket_is_dispatched_worked_closed_and_surveyed(tickets, event_tap):
     assert {first["service_center_id"], second["service_center_id"]} == {busy["id"], free["id"]}
 
     owner = tickets(partner_user(first["partner_id"]))
-    stranger = tickets(partner_user(_partner_id()))
+    stranger = tickets(partner_user(random_partner_id()))
     with pytest.raises(errors.NotFound):
         stranger.get_ticket(first["id"])
     with pytest.raises(errors.Conflict) as skipped:
@@ -198,7 +179,7 @@ def test_parts_order_reserves_ships_receives_and_the_repair_uses_the_held_parts(
     assert "lines.0.part_id" in unknown.value.fields
     with pytest.raises(errors.Forbidden):
         partner.submit_parts_order(data={"warehouse_id": warehouse["id"],
-                                         "partner_id": _partner_id(),
+                                         "partner_id": random_partner_id(),
                                          "lines": [{"part_id": part["id"], "qty": 1}]})
 
     order = partner.submit_parts_order(data={"warehouse_id": warehouse["id"],
@@ -246,7 +227,7 @@ def test_concurrent_approvals_from_two_replicas_never_oversell(tickets, start_se
     start_service(ServiceTicketsService)  # a second replica: competing consumers
     admin, agent = tickets(ADMIN), tickets(AGENT)
     part, warehouse = _stocked(admin, 20)
-    partner_id = _partner_id()
+    partner_id = random_partner_id()
     orders = [agent.submit_parts_order(data={
         "partner_id": partner_id, "warehouse_id": warehouse["id"],
         "lines": [{"part_id": part["id"], "qty": 1}]}) for _ in range(50)]
