@@ -40,6 +40,16 @@ def pytest_configure(config):
     os.environ["CRM_OUTBOX_POLL_INTERVAL"] = "0.2"
     os.environ["CRM_SCHEDULER_TICK_S"] = "0.3"
     os.environ["CRM_TICKET_SLA_SWEEP_S"] = "0.3"
+    # Outbound notices go to a local SMTP server and HTTP receiver that the outbound tests
+    # start on these ports; quick retries so a failing receiver is retried within a test.
+    from crmkit.testing import free_port
+    os.environ["CRM_SMTP_HOST"] = "127.0.0.1"
+    os.environ["CRM_SMTP_PORT"] = str(free_port())
+    os.environ["CRM_SMS_URL"] = f"http://127.0.0.1:{free_port()}/sms"
+    os.environ["CRM_WEBHOOK_ALLOW_PRIVATE"] = "true"
+    os.environ["CRM_DELIVERY_RETRY_BASE_S"] = "0.2"
+    os.environ["CRM_DELIVERY_MAX_ATTEMPTS"] = "4"
+    os.environ["CRM_DELIVERY_TIMEOUT_S"] = "2"
     os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
     try:
         from psycogreen.eventlet import patch_psycopg

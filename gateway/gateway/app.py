@@ -160,7 +160,7 @@ class Gateway:
     async def dispatch(self, request: Request, route: Route):
         kwargs: dict = {}
         for name, value in request.path_params.items():
-            if value > MAX_ID:
+            if isinstance(value, int) and value > MAX_ID:
                 raise HttpError(404, "not_found", "No such record")
             kwargs[name] = value
         context: dict = {}

@@ -39,8 +39,10 @@ def build_spec(routes, prefix: str) -> dict:
     for route in routes:
         operation: dict = {"summary": route.summary, "tags": [route.tag],
                            "operationId": route.rpc, "responses": {}}
+        # `*_id` parameters are ids (the app routes them as ints); others are names.
         params = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer", "minimum": 1}}
+                   "schema": {"type": "integer", "minimum": 1} if name.endswith("_id")
+                   else {"type": "string", "maxLength": 100}}
                   for name in re.findall(r"\{(\w+)\}", route.path)]
         if route.query is not None:
             params.append({"in": "query", "schema": route.query})

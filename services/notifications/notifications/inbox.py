@@ -7,14 +7,21 @@ from crmkit.database import UnitOfWork, utcnow
 from crmkit.directory import UserDirectory
 from crmkit.errors import NotFound
 from crmkit.pagination import page
+from notifications import deliveries
 from notifications.models import Notification
+from notifications.outbound import configured_senders
 from notifications.schemas import NotificationSchema
+from notifications.template_overrides import overrides
 from notifications.templates import render
 
 schema = NotificationSchema()
 
 
 CHUNK = 1000
+# What the outbound channels need of a notice just written.
+OUTBOUND_COLUMNS = (Notification.id, Notification.user_id, Notification.kind,
+                    Notification.title, Notification.body, Notification.event_id,
+                    Notification.related_resource, Notification.related_id, Notification.data)
 
 
 def deliver(unit: UnitOfWork, people: UserDirectory, event: dict, kind: str,
@@ -31,22 +38,26 @@ def deliver_many(unit: UnitOfWork, people: UserDirectory, kind: str, notices) ->
     already written for that user, event and kind is not written again. Returns how many
     were written."""
     recipients = people.get_many({n[0] for n in notices if n[0]})
+    wording = overrides(unit, kind)
     rows = []
     for user_id, event_id, values, related in notices:
         person = recipients.get(user_id)
         if person is None or not person.active:
             continue
-        title, body = render(kind, person.locale, values)
+        title, body = render(kind, person.locale, values, wording)
         # A title carries user text (a reminder's subject): keep it within its column.
         rows.append({"user_id": user_id, "kind": kind, "title": title[:200], "body": body,
                      "related_resource": related[0] if related else None,
                      "related_id": related[1] if related else None, "data": values,
                      "event_id": event_id})
     written = 0
+    channels = frozenset(configured_senders())
     for start in range(0, len(rows), CHUNK):
-        written += len(unit.session.execute(
+        new = unit.session.execute(
             pg_insert(Notification).values(rows[start:start + CHUNK])
-            .on_conflict_do_nothing().returning(Notification.id)).all())
+            .on_conflict_do_nothing().returning(*OUTBOUND_COLUMNS)).mappings().all()
+        written += len(new)
+        deliveries.enqueue(unit, [dict(row) for row in new], channels)
     return written
 
 

@@ -3,7 +3,7 @@ and audit tables, and the directory read copy, are created by its migrations too
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Index, MetaData, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crmkit.tables import NAMING_CONVENTION
@@ -88,3 +88,86 @@ class ScheduledRun(Base):
     ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                              server_default=func.now())
     notices: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class Preference(Base):
+    """Where a user also wants their notices: e-mail and SMS (the inbox always gets them),
+    and kinds they do not want sent outside the inbox."""
+
+    __tablename__ = "preferences"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    email_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    sms_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    muted_kinds: Mapped[list] = mapped_column(ARRAY(String(50)), server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class WebhookSubscription(Base):
+    """A partner system that receives notices of some kinds, signed with its secret."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    # Needed in clear to sign with; never answered after creation.
+    secret: Mapped[str] = mapped_column(String(200))
+    kinds: Mapped[list] = mapped_column(ARRAY(String(50)))
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class Delivery(Base):
+    """One notice on its way out by e-mail, SMS or webhook: the delivery log. Sent by a
+    timer that claims due rows with SKIP LOCKED; a failure is retried with backoff until
+    `max_attempts`, then kept as `failed` (the inbox copy is never lost)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(50))
+    notification_id: Mapped[int | None] = mapped_column(BigInteger)
+    subscription_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    target: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # The same notice never goes out twice on one channel, nor one event twice to one
+        # subscriber.
+        Index("uq_deliveries_notification_channel", "notification_id", "channel",
+              unique=True, postgresql_where=text("notification_id IS NOT NULL")),
+        Index("uq_deliveries_subscription_event_kind", "subscription_id", "event_id", "kind",
+              unique=True, postgresql_where=text("subscription_id IS NOT NULL")),
+        Index("ix_deliveries_due", "next_attempt_at",
+              postgresql_where=text("status = 'pending'")),
+    )
+
+
+class TemplateOverride(Base):
+    """An admin's wording of a notice kind in one language, replacing the shipped one."""
+
+    __tablename__ = "template_overrides"
+
+    kind: Mapped[str] = mapped_column(String(50), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(10), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())

@@ -5,8 +5,19 @@ from crmkit.database import Database, utcnow
 from crmkit.entrypoints import event_handler, rpc, timer
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
+from crmkit.pagination import PageQuerySchema
 from crmkit.validation import load
-from notifications import inbox, notices, schedules, schemas
+from notifications import (
+    deliveries,
+    inbox,
+    notices,
+    preferences,
+    schedules,
+    schemas,
+    template_overrides,
+    webhooks,
+)
+from notifications.outbound import configured_senders
 from notifications.settings import load as load_settings
 
 settings = load_settings()
@@ -61,6 +72,55 @@ class NotificationsService(directory.DirectoryReadCopy):
         now = utcnow()
         schedules.fire_due_reminders(self.db, self.people(), now)
         schedules.push_open_inspections(self.db, self.people(), settings, now)
+
+    @timer(interval=settings.tick_s)
+    def send_deliveries(self):
+        deliveries.send_due(self.db, configured_senders(), settings.outbound)
+
+    # --- outbound channels ------------------------------------------------------------------
+    @rpc
+    def get_notification_preferences(self):
+        require_login(self.caller)
+        return preferences.get_preferences(self.db)
+
+    @rpc
+    def set_notification_preferences(self, data):
+        require_login(self.caller)
+        return preferences.set_preferences(self.db, load(schemas.PreferencesSchema(), data))
+
+    @rpc(sensitive_arguments=("data.secret",))
+    @idempotent("create_webhook")
+    def create_webhook(self, data):
+        require_login(self.caller)
+        return webhooks.create_webhook(self.db, load(schemas.WebhookCreateSchema(), data))
+
+    @rpc
+    def list_webhooks(self, query=None):
+        require_login(self.caller)
+        return webhooks.list_webhooks(self.db, load(PageQuerySchema(), query or {}))
+
+    @rpc(sensitive_arguments=("data.secret",))
+    def update_webhook(self, webhook_id, data):
+        require_login(self.caller)
+        return webhooks.update_webhook(self.db, webhook_id,
+                                       load(schemas.WebhookUpdateSchema(), data))
+
+    @rpc
+    def list_deliveries(self, query=None):
+        require_login(self.caller)
+        return deliveries.list_deliveries(self.db, load(schemas.DeliveryQuerySchema(),
+                                                        query or {}))
+
+    @rpc
+    def list_notification_templates(self):
+        require_login(self.caller)
+        return template_overrides.list_templates(self.db)
+
+    @rpc
+    def set_notification_template(self, kind, data):
+        require_login(self.caller)
+        return template_overrides.set_template(self.db, kind,
+                                               load(schemas.TemplateSetSchema(), data))
 
     @event_handler("channels", "inspection_created")
     def on_inspection_created(self, event):

@@ -1,5 +1,6 @@
 """Message templates per kind, in Chinese and English; the recipient's locale picks one
-(Chinese when unknown). Pure."""
+(Chinese when unknown); admins may reword a kind with the same variables. Pure."""
+from string import Formatter
 
 TEMPLATES = {
     "collaborator_added": {
@@ -81,8 +82,49 @@ class _Blank(dict):
         return "—"
 
 
-def render(kind: str, locale: str | None, values: dict) -> tuple[str, str]:
-    """(title, body); a value missing from the event shows as a dash, never an error."""
+LOCALES = ("zh-CN", "en")
+
+
+def placeholders(text: str) -> set[str]:
+    """The `{name}`s of a template; ValueError when it is not a valid format string."""
+    return {name for _, name, spec, conversion in Formatter().parse(text)
+            if name is not None}
+
+
+def variables(kind: str) -> set[str]:
+    """What a kind's notices carry: the names its shipped templates use."""
+    return set().union(*(placeholders(title) | placeholders(body)
+                         for title, body in TEMPLATES[kind].values()))
+
+
+def wording_problems(kind: str, title: str, body: str) -> dict[str, list[str]]:
+    """Why an admin's wording of `kind` cannot be used (empty when it can)."""
+    known, problems = variables(kind), {}
+    for field, text in (("title", title), ("body", body)):
+        try:
+            parsed = [(name, spec, conversion) for _, name, spec, conversion
+                      in Formatter().parse(text) if name is not None]
+        except ValueError as exc:
+            problems[field] = [f"not a valid template: {exc}"]
+            continue
+        if any(spec or conversion for _, spec, conversion in parsed):
+            # A format spec can fail on the value it meets (a date spec on text).
+            problems[field] = ["use plain {name} placeholders, without formats"]
+            continue
+        names = {name for name, _, _ in parsed}
+        bad = sorted(n for n in names if n not in known or not n.isidentifier())
+        if bad:
+            problems[field] = [f"unknown variable {{{bad[0]}}}; this kind has "
+                               f"{', '.join(sorted(known)) or 'none'}"]
+    return problems
+
+
+def render(kind: str, locale: str | None, values: dict,
+           wording: dict | None = None) -> tuple[str, str]:
+    """(title, body) in the recipient's language, an admin's wording first; a value
+    missing from the event shows as a dash, never an error."""
+    locale = locale if locale in LOCALES else DEFAULT_LOCALE
     by_locale = TEMPLATES[kind]
-    title, body = by_locale.get(locale or DEFAULT_LOCALE, by_locale[DEFAULT_LOCALE])
+    title, body = (wording or {}).get(locale) or by_locale.get(locale,
+                                                              by_locale[DEFAULT_LOCALE])
     return title.format_map(_Blank(values)), body.format_map(_Blank(values))

@@ -1,0 +1,142 @@
+"""The delivery log: notices written to inboxes also go out by e-mail and SMS (as each
+recipient's preferences say) and to webhook subscribers of their kind. A timer sends what
+is due; failures are retried with exponential backoff and end as `failed` after the last
+attempt, never deleted. Sending is at least once: a crash between sending and the commit
+sends again, and receivers drop repeats by the `X-CRM-Delivery` id."""
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from crmkit.database import UnitOfWork, utcnow
+from crmkit.errors import Forbidden
+from crmkit.pagination import page
+from notifications.models import Delivery, Preference, WebhookSubscription
+from notifications.outbound import Sender, SendFailed
+from notifications.schemas import DeliverySchema
+from notifications.settings import OutboundSettings
+
+schema = DeliverySchema()
+BATCH = 50
+
+
+def backoff(attempts: int, settings: OutboundSettings) -> timedelta:
+    """The wait before attempt `attempts + 1`."""
+    return timedelta(seconds=min(settings.retry_base_s * 2 ** max(attempts - 1, 0),
+                                 settings.retry_max_s))
+
+
+def enqueue(unit: UnitOfWork, written: list[dict], channels: frozenset[str]) -> int:
+    """Deliveries for notices just written (`{id, user_id, kind, title, body, event_id,
+    related_resource, related_id, data}`), on the channels this deployment has."""
+    if not written:
+        return 0
+    rows = []
+    if channels & {"email", "sms"}:
+        prefs = _preferences(unit, {n["user_id"] for n in written})
+        for notice in written:
+            pref = prefs.get(notice["user_id"])
+            if pref is None or notice["kind"] in (pref.muted_kinds or ()):
+                continue
+            text = {"title": notice["title"], "body": notice["body"]}
+            if "email" in channels and pref.email_enabled and pref.email:
+                rows.append(_row("email", notice, pref.email, text))
+            if "sms" in channels and pref.sms_enabled and pref.phone:
+                rows.append(_row("sms", notice, pref.phone, text))
+    if "webhook" in channels:
+        subscribers = unit.memo("webhook_subscriptions", lambda: unit.session.execute(
+            select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+        ).scalars().all())
+        seen = set()
+        for notice in written:
+            for sub in subscribers:
+                key = (sub.id, notice["event_id"], notice["kind"])
+                if notice["kind"] in sub.kinds and key not in seen:
+                    seen.add(key)
+                    rows.append(dict(_row("webhook", notice, sub.url, _webhook_body(notice)),
+                                     notification_id=None, subscription_id=sub.id))
+    if not rows:
+        return 0
+    return len(unit.session.execute(pg_insert(Delivery).values(rows).on_conflict_do_nothing()
+                                    .returning(Delivery.id)).all())
+
+
+def _preferences(unit: UnitOfWork, user_ids: set[int]) -> dict[int, Preference]:
+    found = unit.session.execute(select(Preference).where(
+        Preference.user_id.in_(user_ids),
+        Preference.email_enabled | Preference.sms_enabled)).scalars().all()
+    return {p.user_id: p for p in found}
+
+
+def _row(channel: str, notice: dict, target: str, payload: dict) -> dict:
+    return {"channel": channel, "kind": notice["kind"], "notification_id": notice["id"],
+            "subscription_id": None, "event_id": notice["event_id"], "target": target,
+            "payload": payload}
+
+
+def _webhook_body(notice: dict) -> dict:
+    """What a partner system receives (the recipient user and the notice's values)."""
+    related = ({"resource": notice["related_resource"], "id": notice["related_id"]}
+               if notice["related_resource"] else None)
+    return {"kind": notice["kind"], "event_id": notice["event_id"],
+            "user_id": notice["user_id"], "title": notice["title"], "body": notice["body"],
+            "related": related, "data": notice["data"]}
+
+
+def send_due(unit: UnitOfWork, senders: dict[str, Sender], settings: OutboundSettings,
+             now: datetime | None = None) -> int:
+    """Send one batch of due deliveries; replicas take different rows (SKIP LOCKED)."""
+    now = now or utcnow()
+    due = unit.session.execute(
+        select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id).limit(BATCH)
+        .with_for_update(skip_locked=True)).scalars().all()
+    secrets = _secrets(unit, {d.subscription_id for d in due if d.subscription_id})
+    for delivery in due:
+        _attempt(delivery, senders, settings, secrets, now)
+    return len(due)
+
+
+def _secrets(unit: UnitOfWork, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(unit.session.execute(select(WebhookSubscription.id, WebhookSubscription.secret)
+                                     .where(WebhookSubscription.id.in_(ids))).all())
+
+
+def _attempt(delivery: Delivery, senders: dict[str, Sender], settings: OutboundSettings,
+             secrets: dict[int, str], now: datetime) -> None:
+    delivery.attempts += 1
+    sender = senders.get(delivery.channel)
+    try:
+        if sender is None:
+            raise SendFailed(f"the {delivery.channel} channel is not configured",
+                             retryable=False)
+        payload = delivery.payload
+        if delivery.channel == "webhook":
+            payload = dict(payload, delivery_id=delivery.id)
+        sender.send(delivery.target, payload, secrets.get(delivery.subscription_id))
+    except SendFailed as failure:
+        delivery.last_error = failure.reason
+        if failure.retryable and delivery.attempts < settings.max_attempts:
+            delivery.next_attempt_at = now + backoff(delivery.attempts, settings)
+        else:
+            delivery.status = "failed"
+        return
+    delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
+
+
+def list_deliveries(unit: UnitOfWork, query: dict) -> dict:
+    """The log, newest first: admins only (targets are people's addresses)."""
+    if not unit.caller.is_admin:
+        raise Forbidden("Only admins read the delivery log")
+    stmt = select(Delivery)
+    for key in ("status", "channel", "kind"):
+        if key in query:
+            stmt = stmt.where(getattr(Delivery, key) == query[key])
+    if query["cursor"] is not None:
+        stmt = stmt.where(Delivery.id < query["cursor"])
+    rows = unit.session.execute(stmt.order_by(Delivery.id.desc())
+                                .limit(query["limit"] + 1)).scalars().all()
+    return page([schema.dump(r) for r in rows], query["limit"])
+

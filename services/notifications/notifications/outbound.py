@@ -1,0 +1,119 @@
+"""The outbound channels behind one interface: `send(target, payload)` either returns or
+raises `SendFailed`, saying whether trying again may help. E-mail goes over SMTP, SMS to
+an HTTP provider, webhooks to partner systems signed with HMAC-SHA256 over
+`<timestamp>.<body>`."""
+import functools
+import hashlib
+import hmac
+import json
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from email.message import EmailMessage
+from typing import Protocol
+
+from notifications.settings import OutboundSettings, outbound_settings
+from notifications.webhook_urls import url_problem
+
+SIGNATURE_HEADER = "X-CRM-Signature"
+TIMESTAMP_HEADER = "X-CRM-Timestamp"
+# HTTP answers worth trying again: the receiver is busy or broken, not our request.
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class SendFailed(Exception):
+    def __init__(self, reason: str, retryable: bool = True):
+        super().__init__(reason)
+        self.reason = reason[:500]
+        self.retryable = retryable
+
+
+class Sender(Protocol):
+    def send(self, target: str, payload: dict, secret: str | None = None) -> None: ...
+
+
+class SmtpSender:
+    def __init__(self, settings: OutboundSettings):
+        self.settings = settings
+
+    def send(self, target: str, payload: dict, secret: str | None = None) -> None:
+        message = EmailMessage()
+        message["From"], message["To"] = self.settings.mail_from, target
+        message["Subject"] = payload["title"]
+        message.set_content(payload["body"])
+        s = self.settings
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls()
+                if s.smtp_user:
+                    smtp.login(s.smtp_user, s.smtp_password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise SendFailed(f"recipient refused: {exc.recipients}", retryable=False) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendFailed(f"smtp: {exc}") from None
+
+
+def post_json(url: str, body: bytes, headers: dict, timeout: float) -> None:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (checked)
+            reply.read(1024)
+    except urllib.error.HTTPError as exc:
+        raise SendFailed(f"HTTP {exc.code} from the receiver",
+                         retryable=exc.code in RETRYABLE_STATUSES) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SendFailed(f"unreachable: {getattr(exc, 'reason', exc)}") from None
+
+
+class HttpSmsSender:
+    """A provider adapter: POST `{to, text}` with a bearer token, 2xx means accepted."""
+
+    def __init__(self, settings: OutboundSettings):
+        self.settings = settings
+
+    def send(self, target: str, payload: dict, secret: str | None = None) -> None:
+        body = json.dumps({"to": target, "text": f"{payload['title']}：{payload['body']}"},
+                          ensure_ascii=False).encode()
+        headers = {"Authorization": f"Bearer {self.settings.sms_token}"} \
+            if self.settings.sms_token else {}
+        post_json(self.settings.sms_url, body, headers, self.settings.timeout_s)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+class WebhookSender:
+    def __init__(self, settings: OutboundSettings):
+        self.settings = settings
+
+    def send(self, target: str, payload: dict, secret: str | None = None) -> None:
+        # Checked again at send time: a name may resolve elsewhere than when it was saved.
+        problem = url_problem(target, self.settings.webhook_denied_ports,
+                              self.settings.webhook_allow_private)
+        if problem:
+            raise SendFailed(f"refused URL: {problem}", retryable=False)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        post_json(target, body, {
+            TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret or "", timestamp,
+                                                                     body),
+            "X-CRM-Delivery": str(payload["delivery_id"]), "X-CRM-Kind": payload["kind"]},
+            self.settings.timeout_s)
+
+
+@functools.cache
+def configured_senders() -> dict[str, Sender]:
+    """The channels this deployment has configured."""
+    settings = outbound_settings()
+    available: dict[str, Sender] = {"webhook": WebhookSender(settings)}
+    if settings.smtp_host:
+        available["email"] = SmtpSender(settings)
+    if settings.sms_url:
+        available["sms"] = HttpSmsSender(settings)
+    return available

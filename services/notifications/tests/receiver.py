@@ -1,0 +1,38 @@
+"""A stand-in for an SMS provider and a partner system, run as its own process by the
+tests: logs every POST (path, headers, body) as a JSON line, and answers 500 to the first
+N requests of a path given as `path=N` arguments.
+
+    python receiver.py PORT LOGFILE [/hook=2 ...]
+"""
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORT, LOG = int(sys.argv[1]), sys.argv[2]
+FAILURES = {arg.split("=")[0]: int(arg.split("=")[1]) for arg in sys.argv[3:]}
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with LOCK:
+            failing = FAILURES.get(self.path, 0) > 0
+            if failing:
+                FAILURES[self.path] -= 1
+            with open(LOG, "a", encoding="utf-8") as log:
+                log.write(json.dumps({"path": self.path, "headers": dict(self.headers),
+                                      "body": body.decode("utf-8"),
+                                      "answered": 500 if failing else 200},
+                                     ensure_ascii=False) + "\n")
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
