@@ -67,6 +67,12 @@ def ticket_dispatched(unit: UnitOfWork, people: UserDirectory, event: dict) -> N
             ("ticket", ticket["id"]))
 
 
+def ticket_sla_warning(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
+    data = event["data"]
+    deliver(unit, people, event, "ticket_sla_warning", people.partner_staff(data["partner_id"]),
+            data, ("ticket", data["ticket_id"]))
+
+
 def ticket_sla_breached(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
     data = event["data"]
     deliver(unit, people, event, "ticket_sla_breached", people.partner_staff(data["partner_id"]),

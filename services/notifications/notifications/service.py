@@ -161,6 +161,10 @@ class NotificationsService(directory.DirectoryReadCopy):
     def on_ticket_status_changed(self, event):
         notices.ticket_dispatched(self.db, self.people(), event)
 
+    @event_handler("service_tickets", "ticket_sla_warning")
+    def on_ticket_sla_warning(self, event):
+        notices.ticket_sla_warning(self.db, self.people(), event)
+
     @event_handler("service_tickets", "ticket_sla_breached")
     def on_ticket_sla_breached(self, event):
         notices.ticket_sla_breached(self.db, self.people(), event)

@@ -53,6 +53,12 @@ TEMPLATES = {
         "en": ("New repair ticket", "Ticket {ticket_id} ({priority}) was dispatched to you; "
                                     "due {due_at}: {fault}"),
     },
+    "ticket_sla_warning": {
+        "zh-CN": ("工单即将超时",
+                  "工单 {ticket_id}（{priority}）将于 {due_at} 到期，当前状态 {status}。"),
+        "en": ("Ticket due soon", "Ticket {ticket_id} ({priority}) is due at {due_at} and is "
+                                  "still {status}."),
+    },
     "ticket_sla_breached": {
         "zh-CN": ("工单已超时",
                   "工单 {ticket_id}（{priority}）已超过处理时限 {due_at}，当前状态 {status}。"),

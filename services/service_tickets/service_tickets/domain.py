@@ -150,6 +150,10 @@ def due_at(opened_at: datetime, priority: str, hours: dict[str, int]) -> datetim
     return opened_at + timedelta(hours=hours[priority])
 
 
+def warn_at(opened_at: datetime, due: datetime, fraction: float) -> datetime:
+    return opened_at + (due - opened_at) * fraction
+
+
 def normalise_phone(phone: str) -> str:
     """Digits only, mainland prefix dropped: how phones are stored and looked up."""
     digits = "".join(ch for ch in phone if ch.isdigit())

@@ -151,6 +151,9 @@ class Ticket(Timestamps, Base):
     partner_id: Mapped[int | None] = mapped_column(BigInteger)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the centre is warned that the due time is near (once, at `sla_warn_at`).
+    sla_warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     opened_by: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -161,6 +164,9 @@ class Ticket(Timestamps, Base):
         Index("ix_tickets_service_center_open", "service_center_id",
               postgresql_where="status NOT IN ('done', 'closed', 'cancelled')"),
         # The SLA sweeper reads only open, not yet breached tickets.
+        Index("ix_tickets_warn_open", "sla_warn_at",
+              postgresql_where="sla_warned_at IS NULL "
+                               "AND status NOT IN ('done', 'closed', 'cancelled')"),
         Index("ix_tickets_due_open", "due_at",
               postgresql_where="sla_breached_at IS NULL "
                                "AND status NOT IN ('done', 'closed', 'cancelled')"),

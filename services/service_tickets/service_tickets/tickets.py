@@ -72,11 +72,12 @@ def open_ticket(unit: UnitOfWork, data: dict) -> dict:
     settings = ticket_settings()
     auto = data.pop("auto_dispatch")
     region = data.pop("region", None) or consumer.region
+    due = domain.due_at(now, data["priority"], settings.sla_hours)
     ticket = Ticket(**data, region=region,
                     in_warranty=domain.in_warranty(product.warranty_until if product else None,
                                                    consumers.local_today(now)),
-                    status="new", due_at=domain.due_at(now, data["priority"],
-                                                       settings.sla_hours),
+                    status="new", due_at=due,
+                    sla_warn_at=domain.warn_at(now, due, settings.sla_warn_at),
                     opened_by=caller.user_id)
     unit.session.add(ticket)
     unit.session.flush()
@@ -100,7 +101,9 @@ def open_ticket(unit: UnitOfWork, data: dict) -> dict:
     unit.session.refresh(ticket)
     dumped = ticket_schema.dump(ticket)
     unit.audit("create", "ticket", ticket.id, None, dumped)
-    unit.emit("ticket_opened", {"ticket": dumped})
+    # The device's model travels with the intake so reporting can rank fault codes by model.
+    unit.emit("ticket_opened", {"ticket": dumped, "model": product.model if product else None,
+                                "product_line": product.product_line if product else None})
     if ticket.status == "assigned":
         unit.emit("ticket_status_changed", {"ticket": dumped, "from": "new", "to": "assigned"})
     return dumped
@@ -236,21 +239,34 @@ def ticket_history(unit: UnitOfWork, ticket_id: int, query: dict) -> dict:
 SWEEP_BATCH = 500
 
 
+def _sla_facts(ticket: Ticket) -> dict:
+    return {"ticket_id": ticket.id, "status": ticket.status, "priority": ticket.priority,
+            "due_at": ticket.due_at.isoformat(), "partner_id": ticket.partner_id,
+            "service_center_id": ticket.service_center_id, "region": ticket.region}
+
+
+def _claim_open(unit: UnitOfWork, flag, moment, now) -> list[Ticket]:
+    """Open tickets whose `moment` has passed and `flag` is unset, locked for this replica
+    (SKIP LOCKED: replicas share the work and never flag one twice)."""
+    return unit.session.execute(
+        select(Ticket).where(flag.is_(None), Ticket.status.in_(domain.OPEN_STATUSES),
+                             moment < now)
+        .order_by(moment).limit(SWEEP_BATCH).with_for_update(skip_locked=True)
+    ).scalars().all()
+
+
 def mark_breaches(unit: UnitOfWork) -> int:
-    """Flag open tickets past their due time, once each, and publish the breach. Replicas
-    share the work (SKIP LOCKED) and a flagged ticket is never flagged again."""
+    """Warn once when a ticket's due time nears, flag it once when it passes; each is
+    published (`ticket_sla_warning`, `ticket_sla_breached`)."""
     now = utcnow()
-    overdue = unit.session.execute(
-        select(Ticket).where(Ticket.sla_breached_at.is_(None),
-                             Ticket.status.in_(domain.OPEN_STATUSES), Ticket.due_at < now)
-        .order_by(Ticket.due_at).limit(SWEEP_BATCH)
-        .with_for_update(skip_locked=True)).scalars().all()
+    for ticket in _claim_open(unit, Ticket.sla_warned_at, Ticket.sla_warn_at, now):
+        ticket.sla_warned_at = now
+        if ticket.due_at > now:  # already overdue: the breach says it
+            unit.emit("ticket_sla_warning", _sla_facts(ticket))
+    overdue = _claim_open(unit, Ticket.sla_breached_at, Ticket.due_at, now)
     for ticket in overdue:
         ticket.sla_breached_at = now
-        unit.emit("ticket_sla_breached", {
-            "ticket_id": ticket.id, "status": ticket.status, "priority": ticket.priority,
-            "due_at": ticket.due_at.isoformat(), "partner_id": ticket.partner_id,
-            "service_center_id": ticket.service_center_id, "region": ticket.region})
+        unit.emit("ticket_sla_breached", _sla_facts(ticket))
     return len(overdue)
 
 

@@ -65,10 +65,14 @@ def test_partner_staff_hear_of_dispatch_orders_and_breaches(system):
     assert wait_until(lambda: _kinds(rpc_as, staff["en"])[0] == "parts_order_approved")
 
     engine = create_engine(database_settings("service_tickets").url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE tickets SET due_at = now() - interval '1 hour' "
-                          "WHERE id = :id"), {"id": ticket["id"]})
-    engine.dispose()
+
+    def shift(statement: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(text(statement), {"id": ticket["id"]})
+    shift("UPDATE tickets SET sla_warn_at = now() - interval '1 minute' WHERE id = :id")
+    assert wait_until(lambda: _kinds(rpc_as, staff["zh-CN"])[0] == "ticket_sla_warning")
+    shift("UPDATE tickets SET due_at = now() - interval '1 hour' WHERE id = :id")
     assert wait_until(lambda: _kinds(rpc_as, staff["zh-CN"])[0] == "ticket_sla_breached")
-    assert _kinds(rpc_as, staff["en"]) == ["ticket_sla_breached", "parts_order_approved",
-                                           "ticket_dispatched"]
+    engine.dispose()
+    assert _kinds(rpc_as, staff["en"]) == ["ticket_sla_breached", "ticket_sla_warning",
+                                           "parts_order_approved", "ticket_dispatched"]
