@@ -3,9 +3,11 @@ recipient's preferences say) and to webhook subscribers of their kind. A timer s
 is due; failures are retried with exponential backoff and end as `failed` after the last
 attempt, never deleted. Sending is at least once: a crash between sending and the commit
 sends again, and receivers drop repeats by the `X-CRM-Delivery` id."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmkit.database import UnitOfWork, utcnow
@@ -26,35 +28,55 @@ def backoff(attempts: int, settings: OutboundSettings) -> timedelta:
                                  settings.retry_max_s))
 
 
-def enqueue(unit: UnitOfWork, written: list[dict], channels: frozenset[str]) -> int:
-    """Deliveries for notices just written (`{id, user_id, kind, title, body, event_id,
-    related_resource, related_id, data}`), on the channels this deployment has."""
-    if not written:
-        return 0
-    rows = []
-    if channels & {"email", "sms"}:
-        prefs = _preferences(unit, {n["user_id"] for n in written})
-        for notice in written:
-            pref = prefs.get(notice["user_id"])
-            if pref is None or notice["kind"] in (pref.muted_kinds or ()):
-                continue
-            text = {"title": notice["title"], "body": notice["body"]}
-            if "email" in channels and pref.email_enabled and pref.email:
-                rows.append(_row("email", notice, pref.email, text))
-            if "sms" in channels and pref.sms_enabled and pref.phone:
-                rows.append(_row("sms", notice, pref.phone, text))
+@dataclass(frozen=True)
+class Outbound:
+    """Who of a batch's recipients, and which subscribers of its kind, take copies."""
+
+    preferences: dict[int, Preference]
+    subscribers: list[WebhookSubscription]
+    channels: frozenset[str]
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.preferences or self.subscribers)
+
+
+def plan(unit: UnitOfWork, kind: str, user_ids: set[int],
+         channels: frozenset[str]) -> Outbound:
+    """Looked up before the notices are written, so a batch nobody wants outside the inbox
+    (the usual case) costs one small query and no more."""
+    preferences = _preferences(unit, user_ids) if channels & {"email", "sms"} else {}
+    subscribers = []
     if "webhook" in channels:
-        subscribers = unit.memo("webhook_subscriptions", lambda: unit.session.execute(
+        active = unit.memo("webhook_subscriptions", lambda: unit.session.execute(
             select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
         ).scalars().all())
-        seen = set()
-        for notice in written:
-            for sub in subscribers:
-                key = (sub.id, notice["event_id"], notice["kind"])
-                if notice["kind"] in sub.kinds and key not in seen:
-                    seen.add(key)
-                    rows.append(dict(_row("webhook", notice, sub.url, _webhook_body(notice)),
-                                     notification_id=None, subscription_id=sub.id))
+        subscribers = [sub for sub in active if kind in sub.kinds]
+    return Outbound(preferences, subscribers, channels)
+
+
+def enqueue(unit: UnitOfWork, written: list[dict], outbound: Outbound) -> int:
+    """Deliveries for notices just written (`{id, user_id, kind, title, body, event_id,
+    related_resource, related_id, data}`)."""
+    rows = []
+    channels = outbound.channels
+    for notice in written:
+        pref = outbound.preferences.get(notice["user_id"])
+        if pref is None or notice["kind"] in (pref.muted_kinds or ()):
+            continue
+        text = {"title": notice["title"], "body": notice["body"]}
+        if "email" in channels and pref.email_enabled and pref.email:
+            rows.append(_row("email", notice, pref.email, text))
+        if "sms" in channels and pref.sms_enabled and pref.phone:
+            rows.append(_row("sms", notice, pref.phone, text))
+    seen = set()
+    for notice in written:
+        for sub in outbound.subscribers:
+            key = (sub.id, notice["event_id"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(dict(_row("webhook", notice, sub.url, _webhook_body(notice)),
+                                 notification_id=None, subscription_id=sub.id))
     if not rows:
         return 0
     return len(unit.session.execute(pg_insert(Delivery).values(rows).on_conflict_do_nothing()
@@ -62,8 +84,12 @@ def enqueue(unit: UnitOfWork, written: list[dict], channels: frozenset[str]) -> 
 
 
 def _preferences(unit: UnitOfWork, user_ids: set[int]) -> dict[int, Preference]:
+    if not user_ids:
+        return {}
+    # One array parameter: the monthly push asks about 20,000 users at once.
     found = unit.session.execute(select(Preference).where(
-        Preference.user_id.in_(user_ids),
+        Preference.user_id == any_(bindparam("user_ids", list(user_ids),
+                                             type_=ARRAY(BigInteger))),
         Preference.email_enabled | Preference.sms_enabled)).scalars().all()
     return {p.user_id: p for p in found}
 

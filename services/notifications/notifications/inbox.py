@@ -51,13 +51,22 @@ def deliver_many(unit: UnitOfWork, people: UserDirectory, kind: str, notices) ->
                      "related_id": related[1] if related else None, "data": values,
                      "event_id": event_id})
     written = 0
-    channels = frozenset(configured_senders())
+    outbound = deliveries.plan(unit, kind, {row["user_id"] for row in rows},
+                               frozenset(configured_senders()))
+    returning = OUTBOUND_COLUMNS if outbound.wanted else (Notification.id,)
+    # Core executemany: the statement compiles once and SQLAlchemy's "insertmanyvalues"
+    # sends a thousand rows per round trip; a multi-VALUES insert would be compiled anew
+    # for every chunk (160,000 bind parameters for the monthly push).
+    insert_new = pg_insert(Notification.__table__).on_conflict_do_nothing() \
+        .returning(*(column.expression for column in returning))
     for start in range(0, len(rows), CHUNK):
-        new = unit.session.execute(
-            pg_insert(Notification).values(rows[start:start + CHUNK])
-            .on_conflict_do_nothing().returning(*OUTBOUND_COLUMNS)).mappings().all()
+        if not rows[start:start + CHUNK]:
+            break
+        new = unit.session.connection().execute(
+            insert_new, rows[start:start + CHUNK]).mappings().all()
         written += len(new)
-        deliveries.enqueue(unit, [dict(row) for row in new], channels)
+        if outbound.wanted:
+            deliveries.enqueue(unit, [dict(row) for row in new], outbound)
     return written
 
 
