@@ -219,6 +219,15 @@ class Gateway:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request):
+        if request.query_params.get("scope") == "gateway":
+            # This process only (its bus connection and revocation list): what a load
+            # balancer should ask, so one service down does not take every gateway out.
+            ok = self.rpc.connected and self.revocations.synced
+            return json_response({"status": "ready" if ok else "not_ready",
+                                  "bus": self.rpc.connected,
+                                  "revocations": self.revocations.synced},
+                                 200 if ok else 503)
+
         async def check(service):
             try:
                 return service, await self.rpc.call(service, "health", {}, {}, timeout=3)

@@ -6,6 +6,7 @@ import eventlet
 from nameko.runners import ServiceRunner
 
 from crmkit.jsonlog import configure_logging
+from crmkit.probes import probe_port, serve_probes
 from crmkit.settings import bus_settings, log_level
 
 
@@ -13,6 +14,9 @@ def run_service(service_cls) -> None:
     configure_logging(service_cls.name, log_level())
     runner = ServiceRunner(bus_settings().nameko_config())
     runner.add_service(service_cls)
+    port = probe_port()
+    if port is not None:
+        eventlet.spawn_n(serve_probes, service_cls.name, port)
 
     def shutdown(signum, frame):
         eventlet.spawn_n(runner.stop)

@@ -47,6 +47,8 @@ def test_health_readiness_and_openapi(stack, api):
     ready = httpx.get(f"{stack.url}/readyz").json()
     assert ready["status"] == "ready"
     assert ready["services"]["visits"]["object_store"] is True
+    own = httpx.get(f"{stack.url}/readyz", params={"scope": "gateway"}).json()
+    assert own == {"status": "ready", "bus": True, "revocations": True}
     spec = api.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.") and "/api/v1/users/{user_id}" in spec["paths"]
 

@@ -2,8 +2,7 @@
 import functools
 from dataclasses import dataclass
 
-from environs import Env
-
+from crmkit.settings import env
 from service_tickets.domain import parse_sla_hours
 
 
@@ -21,7 +20,6 @@ class TicketSettings:
 
 @functools.cache
 def ticket_settings() -> TicketSettings:
-    env = Env()
     return TicketSettings(
         sla_hours=parse_sla_hours(env.str("CRM_TICKET_SLA_HOURS", "")),
         time_zone=env.str("CRM_DEFAULT_TIME_ZONE", "Asia/Shanghai"),
