@@ -201,7 +201,11 @@ class Gateway:
             request_id_var.set(request_id)
             try:
                 result = await self.dispatch(request, route)
-                response = file_response(result) if route.download \
+                # A download route answers JSON when the RPC answered data, not a file
+                # (a report asked for as format=json).
+                is_file = route.download and isinstance(result, dict) \
+                    and "content_base64" in result
+                response = file_response(result) if is_file \
                     else json_response(result, route.status)
             except Exception as exc:  # noqa: BLE001 (every failure becomes a typed reply)
                 response = response_for(exc, request_id)

@@ -68,9 +68,11 @@ def build_spec(routes, prefix: str) -> dict:
                 "next_cursor": {"type": "string", "nullable": True}}}
         else:
             body = ref(route.response)
-        media = "application/octet-stream" if route.download else "application/json"
-        operation["responses"][str(route.status)] = {
-            "description": "OK", "content": {media: {"schema": body}}}
+        content = {"application/octet-stream" if route.download else "application/json":
+                   {"schema": body}}
+        if route.download and route.response is not None:
+            content["application/json"] = {"schema": ref(route.response)}
+        operation["responses"][str(route.status)] = {"description": "OK", "content": content}
         for status, text in ERROR_STATUSES.items():
             if route.public and status in (401, 403):
                 continue

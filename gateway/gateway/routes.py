@@ -10,6 +10,7 @@ from channels import schemas as channels
 from crmkit.audit import AuditEntrySchema, audit_query_schema
 from crmkit.pagination import PageQuerySchema
 from notifications import schemas as notifications
+from reporting import schemas as reporting
 from service_tickets import schemas as tickets
 from visits import schemas as visits
 
@@ -294,6 +295,35 @@ ROUTES = [
     Route("GET", "/visit-targets", "visits", "list_visit_targets",
           "Visit targets with progress", "visits", query=visits.TargetQuerySchema,
           response=visits.TargetSchema, many=True),
+    # reporting
+    Route("GET", "/reports/channels", "reporting", "channel_report",
+          "Monthly channel report in your subtree (inspection lines by product type, form "
+          "statuses, channel share) by partner, owner or org unit; JSON, CSV, XLSX or a "
+          "PNG/SVG chart", "reports", query=reporting.ChannelReportQuerySchema,
+          download=True),
+    Route("GET", "/reports/visits", "reporting", "visit_report",
+          "Monthly visit KPIs per employee (visits vs target, store coverage, fraud "
+          "signals); JSON, CSV, XLSX or a PNG/SVG chart", "reports",
+          query=reporting.MonthReportQuerySchema, download=True),
+    Route("GET", "/reports/tickets", "reporting", "ticket_report",
+          "Monthly after-sales report (status, region, SLA, top fault codes by model, "
+          "parts, repair time, satisfaction); JSON, CSV, XLSX or a PNG/SVG chart", "reports",
+          query=reporting.MonthReportQuerySchema, download=True),
+    Route("POST", "/reports/submissions", "reporting", "submit_report",
+          "Send a month's report one level up, to your direct manager only", "reports",
+          body=reporting.SubmissionCreateSchema, response=reporting.SubmissionSchema,
+          status=201, creates=True),
+    Route("GET", "/reports/submissions", "reporting", "list_report_submissions",
+          "Reports sent by you or to you", "reports",
+          query=reporting.SubmissionListQuerySchema, response=reporting.SubmissionSchema,
+          many=True),
+    Route("GET", "/reports/submissions/{submission_id}", "reporting", "get_report_submission",
+          "A report sent by you or to you, with its comments", "reports",
+          response=reporting.SubmissionSchema),
+    Route("POST", "/reports/submissions/{submission_id}/comments", "reporting",
+          "comment_on_report", "Comment on a report sent to you (or reply to your manager)",
+          "reports", body=reporting.CommentCreateSchema, response=reporting.CommentSchema,
+          status=201, creates=True),
     # after-sales service: consumers and their products
     Route("POST", "/consumers", "service_tickets", "create_consumer",
           "Register a consumer (end user)", "after-sales",

@@ -3,7 +3,7 @@ counted from completed visits. Set by the person's direct manager (no skip-level
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from crmkit.database import UnitOfWork
+from crmkit.database import UnitOfWork, utcnow
 from crmkit.directory import UserDirectory, personal_within
 from crmkit.errors import Forbidden
 from crmkit.pagination import page, paginate
@@ -55,6 +55,13 @@ def set_target(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
     unit.session.refresh(target)
     dumped = _dump(target, _completed(unit, [target]))
     unit.audit("set", "visit_target", target.id, None, dumped)
+    # Reporting shows visits against target; the whole target travels, so the latest
+    # event alone says what is in force.
+    unit.emit("visit_target_set", {
+        "target_id": target.id, "user_id": target.user_id, "month": target.month,
+        "target": target.target, "adjustment": target.adjustment,
+        "effective_target": dumped["effective_target"], "note": target.note,
+        "set_by": unit.caller.user_id, "set_at": utcnow().isoformat()})
     return dumped
 
 

@@ -129,7 +129,7 @@ def test_check_in_distance_fraud_and_trajectory(system):
             user_id=team["sales"].user_id, query={"date": "2026-11-23"})
 
 
-def test_check_out_details_follow_the_visit_type_and_targets_count(system):
+def test_check_out_details_follow_the_visit_type_and_targets_count(system, event_tap):
     team = _team(system)
     located, _ = _stores(system, team["owner"])
     visit_type = system(ADMIN, "visits").create_visit_type(data={
@@ -154,9 +154,16 @@ def test_check_out_details_follow_the_visit_type_and_targets_count(system):
     assert done["status"] == "completed" and done["details"]["expiry"] == "2027-03-01"
     month = datetime.now(UTC).strftime("%Y-%m")
     manager = system(team["manager"], "visits")
+    tap = event_tap("visits", "visit_target_set")
     target = manager.set_visit_target(data={"user_id": team["sales"].user_id, "month": month,
                                             "target": 22, "adjustment": -2, "note": "出差"})
     assert (target["effective_target"], target["completed"]) == (20, 1)
+    published = tap.wait_for(lambda e: e["data"]["target_id"] == target["id"])
+    assert published is not None, "visit_target_set was not published"
+    assert {k: published["data"][k] for k in ("user_id", "month", "target", "adjustment",
+                                              "effective_target", "set_by")} == {
+        "user_id": team["sales"].user_id, "month": month, "target": 22, "adjustment": -2,
+        "effective_target": 20, "set_by": team["manager"].user_id}
     with pytest.raises(errors.Forbidden):  # the junior is not the manager's direct report
         manager.set_visit_target(data={"user_id": team["junior"].user_id, "month": month,
                                        "target": 10})
