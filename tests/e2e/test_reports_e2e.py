@@ -7,7 +7,7 @@ import time
 import openpyxl
 import pytest
 
-from crmkit.testing import unique
+from crmkit.testing import unique, wait_until
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "reports-e2e-123"
@@ -98,5 +98,12 @@ def test_a_report_goes_one_level_up_and_comes_back_with_a_comment(api, admin, te
     assert comment.status_code == 201, comment.text
     mine = api.get(f"/reports/submissions/{sent.json()['id']}", headers=owner).json()
     assert [c["text"] for c in mine["comments"]] == ["收到，请补充门店明细"]
+
+    def told(headers, kind):
+        inbox = api.get("/notifications", headers=headers).json()["items"]
+        return any(n["kind"] == kind and n["related"] == {
+            "resource": "report_submission", "id": sent.json()["id"]} for n in inbox)
+    assert wait_until(lambda: told(manager, "report_submitted"))
+    assert wait_until(lambda: told(owner, "report_commented"))
     assert api.get(f"/reports/submissions/{sent.json()['id']}",
                    headers=admin).status_code == 404

@@ -3,6 +3,7 @@ recipient's preferences say) and to webhook subscribers of their kind. A timer s
 is due; failures are retried with exponential backoff and end as `failed` after the last
 attempt, never deleted. Sending is at least once: a crash between sending and the commit
 sends again, and receivers drop repeats by the `X-CRM-Delivery` id."""
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from notifications.settings import OutboundSettings
 
 schema = DeliverySchema()
 BATCH = 50
+log = logging.getLogger(__name__)
 
 
 def backoff(attempts: int, settings: OutboundSettings) -> timedelta:
@@ -117,37 +119,47 @@ def send_due(unit: UnitOfWork, senders: dict[str, Sender], settings: OutboundSet
         select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
         .order_by(Delivery.next_attempt_at, Delivery.id).limit(BATCH)
         .with_for_update(skip_locked=True)).scalars().all()
-    secrets = _secrets(unit, {d.subscription_id for d in due if d.subscription_id})
+    subscriptions = _subscriptions(unit, {d.subscription_id for d in due if d.subscription_id})
     for delivery in due:
-        _attempt(delivery, senders, settings, secrets, now)
+        _attempt(delivery, senders, settings, subscriptions, now)
     return len(due)
 
 
-def _secrets(unit: UnitOfWork, ids: set[int]) -> dict[int, str]:
+def _subscriptions(unit: UnitOfWork, ids: set[int]) -> dict[int, WebhookSubscription]:
+    """As they are now: a retry follows a changed URL or secret and stops when the
+    subscription was switched off."""
     if not ids:
         return {}
-    return dict(unit.session.execute(select(WebhookSubscription.id, WebhookSubscription.secret)
-                                     .where(WebhookSubscription.id.in_(ids))).all())
+    return {sub.id: sub for sub in unit.session.execute(
+        select(WebhookSubscription).where(WebhookSubscription.id.in_(ids))).scalars()}
 
 
 def _attempt(delivery: Delivery, senders: dict[str, Sender], settings: OutboundSettings,
-             secrets: dict[int, str], now: datetime) -> None:
+             subscriptions: dict[int, WebhookSubscription], now: datetime) -> None:
     delivery.attempts += 1
     sender = senders.get(delivery.channel)
     try:
         if sender is None:
             raise SendFailed(f"the {delivery.channel} channel is not configured",
                              retryable=False)
-        payload = delivery.payload
+        payload, secret = delivery.payload, None
         if delivery.channel == "webhook":
+            subscription = subscriptions.get(delivery.subscription_id)
+            if subscription is None or not subscription.active:
+                raise SendFailed("the webhook subscription is switched off", retryable=False)
+            delivery.target, secret = subscription.url, subscription.secret
             payload = dict(payload, delivery_id=delivery.id)
-        sender.send(delivery.target, payload, secrets.get(delivery.subscription_id))
+        sender.send(delivery.target, payload, secret)
     except SendFailed as failure:
         delivery.last_error = failure.reason
         if failure.retryable and delivery.attempts < settings.max_attempts:
             delivery.next_attempt_at = now + backoff(delivery.attempts, settings)
         else:
             delivery.status = "failed"
+        return
+    except Exception as exc:  # noqa: BLE001 (one bad delivery must not undo its batch)
+        log.warning("delivery %s failed unexpectedly", delivery.id, exc_info=True)
+        delivery.status, delivery.last_error = "failed", f"{type(exc).__name__}: {exc}"[:500]
         return
     delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
 

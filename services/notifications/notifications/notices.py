@@ -50,8 +50,22 @@ def customer_transferred(unit: UnitOfWork, people: UserDirectory, event: dict) -
             ("customer", data["customer_id"]))
 
 
+def report_submitted(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
+    """A month's report sent one level up: reporting has already checked the recipient is
+    the sender's direct manager."""
+    data = event["data"]
+    deliver(unit, people, event, "report_submitted", [data["recipient_id"]], data,
+            ("report_submission", data["submission_id"]))
+
+
+def report_commented(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
+    data = event["data"]
+    deliver(unit, people, event, "report_commented", [data["recipient_id"]], data,
+            ("report_submission", data["submission_id"]))
+
+
 # --- after-sales: the repair partner's staff hear about their tickets and orders ----------
-ORDER_STEPS_TOLD = frozenset({"approved", "rejected", "shipped"})
+ORDER_STEPS_TOLD = frozenset({"approved", "rejected", "shipped", "cancelled"})
 
 
 def ticket_dispatched(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
@@ -59,7 +73,7 @@ def ticket_dispatched(unit: UnitOfWork, people: UserDirectory, event: dict) -> N
     ticket = data["ticket"]
     if data["to"] != "assigned" or ticket.get("partner_id") is None:
         return
-    if ticket.get("channel") == "partner" and data["from"] == "new":
+    if (event.get("actor") or {}).get("partner_id") == ticket["partner_id"]:
         return  # the partner took it in at its own counter: nothing to tell it
     deliver(unit, people, event, "ticket_dispatched", people.partner_staff(ticket["partner_id"]),
             {"ticket_id": ticket["id"], "priority": ticket["priority"],
@@ -81,9 +95,10 @@ def ticket_sla_breached(unit: UnitOfWork, people: UserDirectory, event: dict) ->
 
 def parts_order_status_changed(unit: UnitOfWork, people: UserDirectory, event: dict) -> None:
     data = event["data"]
-    if data["to"] not in ORDER_STEPS_TOLD:
-        return
     order = data["order"]
+    by_partner = (event.get("actor") or {}).get("partner_id") == order["partner_id"]
+    if data["to"] not in ORDER_STEPS_TOLD or by_partner:
+        return
     deliver(unit, people, event, f"parts_order_{data['to']}",
             people.partner_staff(order["partner_id"]),
             {"order_id": order["id"], "lines": len(order["lines"])},

@@ -5,16 +5,18 @@ an HTTP provider, webhooks to partner systems signed with HMAC-SHA256 over
 import functools
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from notifications.settings import OutboundSettings, outbound_settings
-from notifications.webhook_urls import url_problem
+from notifications.webhook_urls import check
 
 SIGNATURE_HEADER = "X-CRM-Signature"
 TIMESTAMP_HEADER = "X-CRM-Timestamp"
@@ -40,7 +42,8 @@ class SmtpSender:
     def send(self, target: str, payload: dict, secret: str | None = None) -> None:
         message = EmailMessage()
         message["From"], message["To"] = self.settings.mail_from, target
-        message["Subject"] = payload["title"]
+        # A header may not span lines (a reminder's subject is the user's text).
+        message["Subject"] = " ".join(payload["title"].split())
         message.set_content(payload["body"])
         s = self.settings
         try:
@@ -56,17 +59,46 @@ class SmtpSender:
             raise SendFailed(f"smtp: {exc}") from None
 
 
-def post_json(url: str, body: bytes, headers: dict, timeout: float) -> None:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", **headers})
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a given address, with the certificate checked against the URL's host."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post_json(url: str, body: bytes, headers: dict, timeout: float,
+              address: str | None = None) -> None:
+    """POST once. Redirects are not followed (a receiver could point us anywhere, with our
+    headers); `address`, when given, is where to connect, whatever the name resolves to."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = address or parts.hostname
+    if parts.scheme == "https":
+        connection = _PinnedHTTPSConnection(parts.hostname, port, target, timeout)
+    else:
+        connection = http.client.HTTPConnection(target, port, timeout=timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (checked)
-            reply.read(1024)
-    except urllib.error.HTTPError as exc:
-        raise SendFailed(f"HTTP {exc.code} from the receiver",
-                         retryable=exc.code in RETRYABLE_STATUSES) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise SendFailed(f"unreachable: {getattr(exc, 'reason', exc)}") from None
+        connection.request("POST", path, body=body, headers={
+            "Host": parts.netloc, "Content-Type": "application/json; charset=utf-8",
+            **headers})
+        reply = connection.getresponse()
+        reply.read(1024)
+        status = reply.status
+    except (http.client.HTTPException, OSError) as exc:
+        raise SendFailed(f"unreachable: {exc}") from None
+    finally:
+        connection.close()
+    if 300 <= status < 400:
+        raise SendFailed(f"HTTP {status}: redirects are not followed", retryable=False)
+    if status >= 400:
+        raise SendFailed(f"HTTP {status} from the receiver",
+                         retryable=status in RETRYABLE_STATUSES)
 
 
 class HttpSmsSender:
@@ -93,9 +125,10 @@ class WebhookSender:
         self.settings = settings
 
     def send(self, target: str, payload: dict, secret: str | None = None) -> None:
-        # Checked again at send time: a name may resolve elsewhere than when it was saved.
-        problem = url_problem(target, self.settings.webhook_denied_ports,
-                              self.settings.webhook_allow_private)
+        # Checked again at send time, and connected to the very address checked: a name
+        # may resolve elsewhere than when it was saved.
+        problem, address = check(target, self.settings.webhook_denied_ports,
+                                 self.settings.webhook_allow_private)
         if problem:
             raise SendFailed(f"refused URL: {problem}", retryable=False)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -104,7 +137,7 @@ class WebhookSender:
             TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret or "", timestamp,
                                                                      body),
             "X-CRM-Delivery": str(payload["delivery_id"]), "X-CRM-Kind": payload["kind"]},
-            self.settings.timeout_s)
+            self.settings.timeout_s, address)
 
 
 @functools.cache

@@ -157,6 +157,14 @@ class NotificationsService(directory.DirectoryReadCopy):
     def on_customer_transferred(self, event):
         notices.customer_transferred(self.db, self.people(), event)
 
+    @event_handler("reporting", "report_submitted")
+    def on_report_submitted(self, event):
+        notices.report_submitted(self.db, self.people(), event)
+
+    @event_handler("reporting", "report_commented")
+    def on_report_commented(self, event):
+        notices.report_commented(self.db, self.people(), event)
+
     @event_handler("service_tickets", "ticket_status_changed")
     def on_ticket_status_changed(self, event):
         notices.ticket_dispatched(self.db, self.people(), event)

@@ -47,6 +47,16 @@ TEMPLATES = {
                                                         "{partner_name} for {month} is still "
                                                         "open; please fill in its lines."),
     },
+    "report_submitted": {
+        "zh-CN": ("下属提交了报表", "{sender_name} 提交了 {month} 的{report}报表：{note}"),
+        "en": ("A report was sent to you", "{sender_name} sent you the {report} report of "
+                                           "{month}: {note}"),
+    },
+    "report_commented": {
+        "zh-CN": ("报表有新批注", "{author_name} 对 {month} 的{report}报表批注：{text}"),
+        "en": ("A comment on a report", "{author_name} commented on the {report} report of "
+                                        "{month}: {text}"),
+    },
     "ticket_dispatched": {
         "zh-CN": ("新的维修工单",
                   "工单 {ticket_id}（{priority}）已派给你们，请在 {due_at} 前处理：{fault}"),
@@ -73,6 +83,11 @@ TEMPLATES = {
     "parts_order_rejected": {
         "zh-CN": ("备件订单被驳回", "备件订单 {order_id}（{lines} 项）被驳回。"),
         "en": ("Parts order rejected", "Parts order {order_id} ({lines} lines) was rejected."),
+    },
+    "parts_order_cancelled": {
+        "zh-CN": ("备件订单已取消", "备件订单 {order_id}（{lines} 项）已被取消，预留库存已释放。"),
+        "en": ("Parts order cancelled", "Parts order {order_id} ({lines} lines) was cancelled; "
+                                        "its reserved stock is released."),
     },
     "parts_order_shipped": {
         "zh-CN": ("备件已发货", "备件订单 {order_id}（{lines} 项）已发货，请收货后确认。"),

@@ -44,7 +44,7 @@ def outside(tmp_path):
                           f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox",
                           str(maildir)]),
         subprocess.Popen([sys.executable, str(RECEIVER), str(http_port), str(log),
-                          "/hook=2"]),
+                          "/hook=2", "/moved>/inside"]),
     ]
     for port in (smtp_port, http_port):
         _wait_listening(port)
@@ -125,6 +125,28 @@ def test_email_sms_and_a_retried_webhook(system, outside):
     assert webhook["status"] == "sent" and webhook["attempts"] == 3
     with pytest.raises(errors.Forbidden):
         mine.list_deliveries(query={})
+    admin.update_webhook(hook["id"], data={"active": False})
+
+
+def test_redirects_are_not_followed(system, outside):
+    rpc_as = system
+    user = rpc_as(ADMIN, "accounts").create_user(data={
+        "username": unique("moved"), "password": "a-good-password", "display_name": "x",
+        "roles": ["field_sales"], "org_unit_id": 1, "manager_id": 1})
+    me = Caller(user_id=user["id"], roles=frozenset({"field_sales"}), org_path="/1/")
+    admin = rpc_as(ADMIN, "notifications")
+    hook = admin.create_webhook(data={
+        "name": "moved", "kinds": ["reminder"],
+        "url": f"http://127.0.0.1:{outside['http_port']}/moved"})
+    rpc_as(me, "notifications").create_reminder(data={
+        "subject": unique("跳转"), "due_at": datetime.now(UTC).isoformat()})
+
+    def failed():
+        return [d for d in admin.list_deliveries(query={"channel": "webhook"})["items"]
+                if d["subscription_id"] == hook["id"] and d["status"] == "failed"]
+    assert wait_until(lambda: bool(failed()), 15)
+    assert failed()[0]["attempts"] == 1 and "redirects" in failed()[0]["last_error"]
+    assert _received(outside["log"], "/inside") == []
     admin.update_webhook(hook["id"], data={"active": False})
 
 

@@ -12,6 +12,7 @@ from notifications.templates import render, wording_problems
 from notifications.webhook_urls import url_problem
 
 DENIED = frozenset({5432, 5672, 15672, 8000})
+PLAIN = "must be plain ASCII without spaces or control characters"
 
 
 @pytest.mark.parametrize("url,allow_private,problem", [
@@ -26,6 +27,11 @@ DENIED = frozenset({5432, 5672, 15672, 8000})
     ("http://[::1]:8000/", True, "points to one of the system's own ports (8000)"),
     ("http:///nohost", False, "must name a host"),
     ("https://93.184.216.34:99999/", False, "not a valid URL"),
+    ("http://93.184.216.34/a b", False, PLAIN),
+    ("http://93.184.216.34/hooké", False, PLAIN),
+    ("http://93.184.216.34/h\x00", False, PLAIN),
+    ("http://100.100.100.200/meta", True, "points to a link-local or reserved address"),
+    ("http://[::ffff:169.254.169.254]/", True, "points to a link-local or reserved address"),
 ])
 def test_webhook_urls(url, allow_private, problem):
     assert url_problem(url, DENIED, allow_private) == problem
