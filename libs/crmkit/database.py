@@ -52,6 +52,10 @@ def translate_db_error(exc: BaseException) -> BaseException:
         return errors.ValidationFailed("The record breaks a data rule")
     if isinstance(exc, DataError):
         return errors.ValidationFailed("A value is out of range or malformed")
+    if isinstance(exc, ValueError) and "NUL (0x00)" in str(exc):
+        # psycopg2 refuses NUL in any text parameter before it reaches the server; Text
+        # fields refuse it at the edge, this catches plain string fields (e.g. filters).
+        return errors.ValidationFailed("A value contains a NUL character")
     if isinstance(exc, OperationalError) or (
             isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return errors.ServiceUnavailable("The database is unavailable, retry later")

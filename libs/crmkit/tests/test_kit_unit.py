@@ -6,6 +6,7 @@ from marshmallow import Schema, fields
 
 from crmkit import errors, scope
 from crmkit.context import Caller
+from crmkit.database import translate_db_error
 from crmkit.fields import Id, Text
 from crmkit.pagination import PageQuerySchema, decode_cursor, encode_cursor, page
 from crmkit.settings import TokenSettings
@@ -131,3 +132,10 @@ def test_field_rules_take_the_most_permissive_role_and_mask():
                        {"credit_limit": 1, "name": "B"})
     assert list(refused.value.fields) == ["credit_limit"]
     check_writable(rules, caller("channel_owner"), "partner", {"name": "B"})
+
+
+def test_a_nul_character_psycopg2_refuses_is_bad_input_not_a_crash():
+    refused = ValueError("A string literal cannot contain NUL (0x00) characters.")
+    assert isinstance(translate_db_error(refused), errors.ValidationFailed)
+    other = ValueError("something else")
+    assert translate_db_error(other) is other

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, or_, select
 
 from crmkit.database import UnitOfWork
-from crmkit.errors import Conflict, missing
+from crmkit.errors import Conflict, Forbidden, missing
 from service_tickets import domain
 from service_tickets.access import list_page, require, require_reader
 from service_tickets.models import Consumer, Product, ProductEvent, Ticket
@@ -33,6 +33,18 @@ def consumer_scoped(stmt, unit: UnitOfWork):
         exists().where(Ticket.consumer_id == Consumer.id, Ticket.partner_id == partner_id)))
 
 
+def dump_consumer(unit: UnitOfWork, consumer: Consumer) -> dict:
+    dumped = consumer_schema.dump(consumer)
+    if not domain.sees_full_phones(unit.caller):
+        dumped["phone"] = domain.mask_phone(dumped["phone"])
+    return dumped
+
+
+def require_phone_search(unit: UnitOfWork, query: dict) -> None:
+    if "phone" in query and not domain.sees_full_phones(unit.caller):
+        raise Forbidden("Your role may not search by phone", {"phone": ["not allowed"]})
+
+
 def visible_consumer(unit: UnitOfWork, consumer_id: int, field: str | None = None) -> Consumer:
     require_reader(unit, "consumers")
     consumer = unit.session.execute(consumer_scoped(
@@ -57,17 +69,18 @@ def create_consumer(unit: UnitOfWork, data: dict) -> dict:
 
 
 def get_consumer(unit: UnitOfWork, consumer_id: int) -> dict:
-    return consumer_schema.dump(visible_consumer(unit, consumer_id))
+    return dump_consumer(unit, visible_consumer(unit, consumer_id))
 
 
 def list_consumers(unit: UnitOfWork, query: dict) -> dict:
     require_reader(unit, "consumers")
+    require_phone_search(unit, query)
     stmt = consumer_scoped(select(Consumer), unit)
     if "phone" in query:
         stmt = stmt.where(Consumer.phone == domain.normalise_phone(query["phone"]))
     if "q" in query:
         stmt = stmt.where(Consumer.name.ilike(f"%{query['q']}%"))
-    return list_page(unit, stmt, Consumer.id, query, consumer_schema.dump)
+    return list_page(unit, stmt, Consumer.id, query, lambda c: dump_consumer(unit, c))
 
 
 # --- products -------------------------------------------------------------------------------

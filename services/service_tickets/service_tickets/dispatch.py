@@ -76,19 +76,6 @@ def list_rules(unit: UnitOfWork, query: dict) -> dict:
     return list_page(unit, select(DispatchRule), DispatchRule.id, query, rule_schema.dump)
 
 
-def _with_room(unit: UnitOfWork, center_ids) -> ServiceCenter | None:
-    """The candidate with the most room, locked so that two dispatches at once cannot both
-    take its last place."""
-    centers = unit.session.execute(
-        select(ServiceCenter).where(ServiceCenter.id.in_(list(center_ids)),
-                                    ServiceCenter.active.is_(True))
-        .order_by(ServiceCenter.id).with_for_update()).scalars().all()
-    counts = _open_counts(unit, [c.id for c in centers])
-    room = [(counts.get(c.id, 0) / c.capacity, c.id, c) for c in centers
-            if counts.get(c.id, 0) < c.capacity]
-    return min(room)[2] if room else None
-
-
 def choose_center(unit: UnitOfWork, region: str | None,
                   product_line: str | None) -> ServiceCenter | None:
     rules = unit.session.execute(
@@ -97,10 +84,21 @@ def choose_center(unit: UnitOfWork, region: str | None,
                or_(DispatchRule.product_line.is_(None),
                    DispatchRule.product_line == product_line))
         .order_by(DispatchRule.priority, DispatchRule.id)).scalars().all()
+    candidates = sorted({c for rule in rules for c in rule.service_center_ids})
+    if not candidates:
+        return None
+    # Every candidate locked at once, in id order: two intakes cannot both take a centre's
+    # last place, and cannot wait on each other in a cycle.
+    centers = {c.id: c for c in unit.session.execute(
+        select(ServiceCenter).where(ServiceCenter.id.in_(candidates),
+                                    ServiceCenter.active.is_(True))
+        .order_by(ServiceCenter.id).with_for_update()).scalars()}
+    counts = _open_counts(unit, list(centers))
     for rule in rules:
-        center = _with_room(unit, rule.service_center_ids)
-        if center is not None:
-            return center
+        room = [(counts.get(i, 0) / centers[i].capacity, i) for i in rule.service_center_ids
+                if i in centers and counts.get(i, 0) < centers[i].capacity]
+        if room:
+            return centers[min(room)[1]]
     return None
 
 

@@ -75,6 +75,16 @@ def sees_partner_record(caller: Caller, partner_id: int | None) -> bool:
     return is_partner(caller) and partner_id == caller.partner_id
 
 
+def sees_full_phones(caller: Caller) -> bool:
+    """Consumers' phones are personal data: the desk and the repairing partner work with
+    them; analysts get them masked and may not search by them."""
+    return is_desk(caller) or is_partner(caller)
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "****"
+
+
 def transition_problem(caller: Caller, status: str, to: str, partner_id: int | None) -> str | None:
     """Why `caller` may not move a ticket from `status` to `to` (None when allowed)."""
     if to not in TICKET_FLOW[status]:

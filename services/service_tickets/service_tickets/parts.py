@@ -69,9 +69,19 @@ def create_warehouse(unit: UnitOfWork, data: dict) -> dict:
     return dumped
 
 
+def _shelves_in_scope(stmt, unit: UnitOfWork, warehouse_id_column):
+    """A repair partner sees the HQ and branch warehouses (to order from) and its own
+    shelf, never another partner's."""
+    if unit.caller.roles & domain.READERS:
+        return stmt
+    return stmt.where(warehouse_id_column.in_(select(Warehouse.id).where(
+        Warehouse.partner_id.is_(None) | (Warehouse.partner_id == unit.caller.partner_id))))
+
+
 def list_warehouses(unit: UnitOfWork, query: dict) -> dict:
     require_reader(unit, "warehouses")
-    return list_page(unit, select(Warehouse), Warehouse.id, query, warehouse_schema.dump)
+    return list_page(unit, _shelves_in_scope(select(Warehouse), unit, Warehouse.id),
+                     Warehouse.id, query, warehouse_schema.dump)
 
 
 def dump_stock(row: Stock) -> dict:
@@ -83,7 +93,7 @@ def dump_stock(row: Stock) -> dict:
 def list_stocks(unit: UnitOfWork, query: dict) -> dict:
     """Stock of one warehouse (paged by part) or of one part (paged by warehouse)."""
     require_reader(unit, "stock")
-    stmt = select(Stock)
+    stmt = _shelves_in_scope(select(Stock), unit, Stock.warehouse_id)
     for key in ("warehouse_id", "part_id"):
         if key in query:
             stmt = stmt.where(getattr(Stock, key) == query[key])
@@ -107,7 +117,9 @@ def adjust_stock(unit: UnitOfWork, data: dict) -> dict:
 
 def list_movements(unit: UnitOfWork, query: dict) -> dict:
     require_reader(unit, "the stock log")
-    stmt = select(StockMovement).where(StockMovement.warehouse_id == query["warehouse_id"])
+    stmt = _shelves_in_scope(
+        select(StockMovement).where(StockMovement.warehouse_id == query["warehouse_id"]),
+        unit, StockMovement.warehouse_id)
     if "part_id" in query:
         stmt = stmt.where(StockMovement.part_id == query["part_id"])
     return list_page(unit, stmt, StockMovement.id, query, movement_schema.dump)

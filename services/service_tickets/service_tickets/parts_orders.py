@@ -66,6 +66,8 @@ def submit_order(unit: UnitOfWork, data: dict) -> dict:
         ticket = unit.session.get(Ticket, data["ticket_id"])
         if ticket is None or ticket.partner_id != partner_id:
             raise invalid("ticket_id", "no such ticket at this partner")
+        if ticket.status not in domain.OPEN_STATUSES:
+            raise invalid("ticket_id", f"the ticket is {ticket.status}")
     lines = data.pop("lines")
     _check_parts(unit, lines)
     # An order that could never be filled is refused now; approval checks again under lock.
@@ -135,6 +137,19 @@ def transition_order(unit: UnitOfWork, order_id: int, data: dict) -> dict:
     return after
 
 
+def _still_needing(unit: UnitOfWork, order: PartsOrder) -> int | None:
+    """The order's ticket, if it is still open at this partner (locked, so it cannot be
+    closed or sent elsewhere while its parts are put on hold); else the parts arrive free."""
+    if order.ticket_id is None:
+        return None
+    ticket = unit.session.execute(select(Ticket).where(Ticket.id == order.ticket_id)
+                                  .with_for_update()).scalar_one_or_none()
+    if ticket is None or ticket.status not in domain.OPEN_STATUSES \
+            or ticket.partner_id != order.partner_id:
+        return None
+    return ticket.id
+
+
 def _move_stock(unit: UnitOfWork, order: PartsOrder, from_status: str, to: str,
                 lines: list[dict]) -> None:
     cause = stock.Cause(f"parts order {to}", parts_order_id=order.id, ticket_id=order.ticket_id)
@@ -147,7 +162,8 @@ def _move_stock(unit: UnitOfWork, order: PartsOrder, from_status: str, to: str,
     elif to == "received":
         shelf = _shelf(unit, order.partner_id)
         if shelf is not None:
-            stock.receive(unit, shelf, lines, cause, hold_for_ticket=order.ticket_id)
+            stock.receive(unit, shelf, lines, cause,
+                          hold_for_ticket=_still_needing(unit, order))
 
 
 # --- faulty-part returns --------------------------------------------------------------------

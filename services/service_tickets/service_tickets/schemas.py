@@ -8,6 +8,9 @@ from crmkit.pagination import PageQuerySchema
 from service_tickets import domain
 
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters, digits or . _ -")
+FAULT_CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,32}$",
+                             error="1 to 32 letters, digits or . _ -")
+IMEI_PREFIX = validate.Regexp(r"^\d{1,15}$", error="up to 15 digits")
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,30}$", error="not a phone number")
 SERIAL = validate.Regexp(r"^[A-Za-z0-9-]{4,64}$", error="4 to 64 letters, digits or -")
 MAX_LINES = 50
@@ -103,8 +106,8 @@ class ProductCreateSchema(Schema):
 
 
 class ProductListQuerySchema(PageQuerySchema):
-    imei = fields.String(validate=validate.Length(max=15))
-    serial = fields.String(validate=validate.Length(max=64))
+    imei = fields.String(validate=IMEI_PREFIX)
+    serial = fields.String(validate=SERIAL)
     consumer_id = Id(strict=False)
 
     @validates_schema
@@ -204,7 +207,7 @@ class TicketCreateSchema(Schema):
     priority = fields.String(load_default="normal", validate=validate.OneOf(domain.PRIORITIES))
     region = Text(max_length=100, allow_none=True)
     fault_description = Text(required=True, max_length=2000)
-    fault_code = fields.String(allow_none=True, validate=CODE)
+    fault_code = fields.String(allow_none=True, validate=FAULT_CODE)
     # false: leave the ticket `new` for the desk to dispatch by hand.
     auto_dispatch = fields.Boolean(load_default=True)
 
@@ -214,7 +217,7 @@ class TicketListQuerySchema(PageQuerySchema):
     consumer_id = Id(strict=False)
     product_id = Id(strict=False)
     service_center_id = Id(strict=False)
-    imei = fields.String(validate=validate.Length(max=15))
+    imei = fields.String(validate=IMEI_PREFIX)
     phone = fields.String(validate=PHONE)
     breached = fields.Boolean()
 
@@ -225,7 +228,7 @@ class TransitionSchema(Schema):
     # For `assigned`: the centre (none: chosen by the dispatch rules).
     service_center_id = Id(allow_none=True)
     # For `done`: what was found.
-    fault_code = fields.String(allow_none=True, validate=CODE)
+    fault_code = fields.String(allow_none=True, validate=FAULT_CODE)
     fault_cause = Text(max_length=500, allow_none=True)
 
 
@@ -289,7 +292,7 @@ class PartSchema(Schema):
 class PartCreateSchema(Schema):
     code = fields.String(required=True, validate=CODE)
     name = Text(required=True, max_length=200)
-    unit_price = Money(required=True)
+    unit_price = Money(required=True, maximum="9999999999.99")
     models = fields.List(Text(max_length=100), load_default=list,
                          validate=validate.Length(max=200))
 

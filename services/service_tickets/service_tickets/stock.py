@@ -127,15 +127,26 @@ def consume_for_ticket(unit: UnitOfWork, warehouse_id: int, ticket_id: int,
         _move(unit, stocks[line["part_id"]], -line["qty"], -from_hold, cause)
 
 
-def release_ticket_holds(unit: UnitOfWork, ticket_id: int) -> None:
-    """A cancelled ticket frees what was held for it (it stays on the shelf)."""
-    rows = unit.session.execute(select(TicketReservation).where(
+def release_ticket_holds(unit: UnitOfWork, ticket_id: int, reason: str) -> None:
+    """What was held for a ticket that no longer needs it (cancelled, closed, sent to
+    another centre) becomes free on the shelf. Stock rows are locked before the holds,
+    the order every other change here uses, so none of them can deadlock with this."""
+    held = unit.session.execute(select(TicketReservation.warehouse_id,
+                                       TicketReservation.part_id).where(
+        TicketReservation.ticket_id == ticket_id, TicketReservation.qty > 0)).all()
+    by_warehouse: dict[int, list[int]] = {}
+    for warehouse_id, part_id in held:
+        by_warehouse.setdefault(warehouse_id, []).append(part_id)
+    stocks = {warehouse_id: lock(unit, warehouse_id, part_ids)
+              for warehouse_id, part_ids in sorted(by_warehouse.items())}
+    holds = unit.session.execute(select(TicketReservation).where(
         TicketReservation.ticket_id == ticket_id, TicketReservation.qty > 0)
         .order_by(TicketReservation.warehouse_id, TicketReservation.part_id)
         .with_for_update()).scalars().all()
-    cause = Cause("ticket cancelled", ticket_id=ticket_id)
-    for hold in rows:
-        stock = lock(unit, hold.warehouse_id, [hold.part_id])[hold.part_id]
+    cause = Cause(reason, ticket_id=ticket_id)
+    for hold in holds:
+        stock = stocks.get(hold.warehouse_id, {}).get(hold.part_id) or \
+            lock(unit, hold.warehouse_id, [hold.part_id])[hold.part_id]
         _move(unit, stock, 0, -hold.qty, cause)
         hold.qty = 0
 

@@ -115,6 +115,7 @@ def get_ticket(unit: UnitOfWork, ticket_id: int) -> dict:
 
 def list_tickets(unit: UnitOfWork, query: dict) -> dict:
     _require_tickets(unit)
+    consumers.require_phone_search(unit, query)
     stmt = partner_scoped(select(Ticket), Ticket, unit)
     for key in ("status", "consumer_id", "product_id", "service_center_id"):
         if key in query:
@@ -165,8 +166,11 @@ def transition_ticket(unit: UnitOfWork, ticket_id: int, data: dict) -> dict:
             setattr(ticket, key, data[key])
     if to == "closed":
         _on_close(unit, ticket, note)
-    if to == "cancelled":
-        stock.release_ticket_holds(unit, ticket.id)
+    if to in ("closed", "cancelled") or (to == "assigned" and from_status == "assigned"
+                                         and ticket.partner_id != before["partner_id"]):
+        # Parts held for the ticket and not fitted go back to the shelf they are on.
+        stock.release_ticket_holds(unit, ticket.id, f"ticket {to}"
+                                   if to != "assigned" else "ticket sent elsewhere")
     _record(unit, ticket, from_status, note)
     unit.session.flush()
     unit.session.refresh(ticket)

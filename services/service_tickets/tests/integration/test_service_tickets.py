@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from crmkit import errors
+from crmkit.context import Caller
 from crmkit.settings import database_settings
 from crmkit.testing import ADMIN, unique
 from service_tickets.service import ServiceTicketsService
@@ -57,6 +58,14 @@ def test_consumers_and_devices_register_once_with_a_valid_imei(tickets):
     assert [c["id"] for c in by_phone] == [consumer["id"]]
     with pytest.raises(errors.Forbidden):
         tickets(SALES).list_consumers(query={"phone": consumer["phone"]})
+    analyst = tickets(Caller(user_id=9003, roles=frozenset({"analyst"}), org_path="/1/"))
+    assert analyst.get_consumer(consumer["id"])["phone"] == \
+        consumer["phone"][:3] + "****" + consumer["phone"][-4:]
+    with pytest.raises(errors.Forbidden):
+        analyst.list_consumers(query={"phone": consumer["phone"]})
+    with pytest.raises(errors.ValidationFailed) as nul:
+        agent.list_products(query={"imei": "12\x003"})
+    assert "imei" in nul.value.fields
 
 
 def test_ticket_is_dispatched_worked_closed_and_surveyed(tickets, event_tap):
@@ -220,6 +229,24 @@ def test_parts_order_reserves_ships_receives_and_the_repair_uses_the_held_parts(
     with pytest.raises(errors.Conflict):
         admin.adjust_stock(data={"warehouse_id": warehouse["id"], "part_id": part["id"],
                                  "qty": -16, "reason": "盘亏"})
+
+    # Another partner sees the branch warehouse to order from, never this shelf.
+    stranger = tickets(partner_user(random_partner_id()))
+    seen = {w["id"] for w in stranger.list_warehouses(query={"limit": 500})["items"]}
+    assert warehouse["id"] in seen and shelf["id"] not in seen
+    assert stranger.list_stock_movements(query={"warehouse_id": shelf["id"]})["items"] == []
+    assert stranger.list_stocks(query={"warehouse_id": shelf["id"]})["items"] == []
+
+    # Closing the ticket frees what was held for it and not fitted.
+    for step in ("done", "closed"):
+        (partner if step == "done" else agent).transition_ticket(ticket["id"],
+                                                                 data={"to": step})
+    assert _stock(agent, shelf["id"], part["id"])["reserved"] == 0
+    with pytest.raises(errors.ValidationFailed) as closed:
+        partner.submit_parts_order(data={"warehouse_id": warehouse["id"],
+                                         "ticket_id": ticket["id"],
+                                         "lines": [{"part_id": part["id"], "qty": 1}]})
+    assert "closed" in closed.value.fields["ticket_id"][0]
 
 
 def test_concurrent_approvals_from_two_replicas_never_oversell(tickets, start_service,
