@@ -50,3 +50,8 @@ def login(api):
     def headers_for(username: str, password: str) -> dict:
         return {"Authorization": f"Bearer {_login(api, username, password)['access_token']}"}
     return headers_for
+
+
+def pytest_collection_modifyitems(config, items):
+    """Fuzzing runs after every other end-to-end test: it changes shared state at random."""
+    items.sort(key=lambda item: item.get_closest_marker("fuzz") is not None)
