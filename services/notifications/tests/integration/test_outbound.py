@@ -65,6 +65,14 @@ def system(migrated, start_service, rpc_as):
     return rpc_as
 
 
+def _salesperson(rpc_as, prefix: str) -> tuple[dict, Caller]:
+    """A field salesperson under the admin: the user and a caller acting as them."""
+    user = rpc_as(ADMIN, "accounts").create_user(data={
+        "username": unique(prefix), "password": "a-good-password", "display_name": "外勤",
+        "roles": ["field_sales"], "org_unit_id": 1, "manager_id": 1})
+    return user, Caller(user_id=user["id"], roles=frozenset({"field_sales"}), org_path="/1/")
+
+
 def _received(log: Path, path: str) -> list[dict]:
     if not log.exists():
         return []
@@ -80,10 +88,7 @@ def _subjects(maildir: Path) -> list[str]:
 
 def test_email_sms_and_a_retried_webhook(system, outside):
     rpc_as = system
-    user = rpc_as(ADMIN, "accounts").create_user(data={
-        "username": unique("out"), "password": "a-good-password", "display_name": "外勤",
-        "roles": ["field_sales"], "org_unit_id": 1, "manager_id": 1})
-    me = Caller(user_id=user["id"], roles=frozenset({"field_sales"}), org_path="/1/")
+    user, me = _salesperson(rpc_as, "out")
     mine, admin = rpc_as(me, "notifications"), rpc_as(ADMIN, "notifications")
     prefs = mine.set_notification_preferences(data={
         "email": "sales@example.com", "email_enabled": True, "phone": "+86 138 0000 1111",
@@ -130,10 +135,7 @@ def test_email_sms_and_a_retried_webhook(system, outside):
 
 def test_redirects_are_not_followed(system, outside):
     rpc_as = system
-    user = rpc_as(ADMIN, "accounts").create_user(data={
-        "username": unique("moved"), "password": "a-good-password", "display_name": "x",
-        "roles": ["field_sales"], "org_unit_id": 1, "manager_id": 1})
-    me = Caller(user_id=user["id"], roles=frozenset({"field_sales"}), org_path="/1/")
+    user, me = _salesperson(rpc_as, "moved")
     admin = rpc_as(ADMIN, "notifications")
     hook = admin.create_webhook(data={
         "name": "moved", "kinds": ["reminder"],
@@ -153,10 +155,7 @@ def test_redirects_are_not_followed(system, outside):
 def test_a_dead_receiver_is_retried_then_marked_failed_and_the_inbox_keeps_the_notice(
         system):
     rpc_as = system
-    user = rpc_as(ADMIN, "accounts").create_user(data={
-        "username": unique("dead"), "password": "a-good-password", "display_name": "x",
-        "roles": ["field_sales"], "org_unit_id": 1, "manager_id": 1})
-    me = Caller(user_id=user["id"], roles=frozenset({"field_sales"}), org_path="/1/")
+    user, me = _salesperson(rpc_as, "dead")
     admin = rpc_as(ADMIN, "notifications")
     hook = admin.create_webhook(data={"name": "down", "kinds": ["reminder"],
                                       "url": f"http://127.0.0.1:{free_port()}/gone"})
