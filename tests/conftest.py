@@ -15,6 +15,7 @@ def variables_read() -> set[str]:
     kit_settings.database_settings("accounts")
     kit_settings.object_store_settings()
     kit_settings.token_settings()
+    kit_settings.bus_settings()
     kit_settings.log_level()
     importlib.import_module("accounts.settings").bootstrap_admin_password()
     importlib.import_module("visits.storage").photo_bucket()

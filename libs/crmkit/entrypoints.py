@@ -126,6 +126,10 @@ class IdempotentEventHandler(EventHandler):
         super().setup()
         name = self.queue.name
         settings = bus_settings()
+        arguments = settings.queue_arguments()
+        # Quorum queues (a cluster) or classic ones (one broker): the event queue, its
+        # retry queue and its dead-letter queue alike.
+        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}), **arguments}
         self.max_attempts = settings.event_max_attempts
         # Failed deliveries wait in `<queue>.retry` and dead-letter back to the queue.
         retry_exchange = Exchange("crm.retry", type="direct", durable=True)
@@ -133,10 +137,10 @@ class IdempotentEventHandler(EventHandler):
             f"{name}.retry", exchange=retry_exchange, routing_key=name, durable=True,
             queue_arguments={"x-message-ttl": settings.event_retry_delay_ms,
                              "x-dead-letter-exchange": "",
-                             "x-dead-letter-routing-key": name})
+                             "x-dead-letter-routing-key": name, **arguments})
         self.dead_queue = Queue(f"{name}.dlq", exchange=Exchange("crm.dlq", type="direct",
                                                                  durable=True),
-                                routing_key=name, durable=True)
+                                routing_key=name, durable=True, queue_arguments=arguments)
         self.retry_exchange = retry_exchange
         self.publisher = Publisher(self.container.config[AMQP_URI_CONFIG_KEY],
                                    declare=[self.retry_queue, self.dead_queue])

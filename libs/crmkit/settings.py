@@ -21,13 +21,23 @@ class BusSettings:
     max_workers: int
     event_retry_delay_ms: int
     event_max_attempts: int
+    # `classic` (local, one broker) or `quorum` (replicated across a cluster's nodes).
+    queue_type: str = "classic"
+    heartbeat_s: int = 60
 
     def nameko_config(self) -> dict:
+        # max_workers is also each consumer's prefetch (nameko's QueueConsumer): a process
+        # takes at most that many unacknowledged messages.
         return {
             "AMQP_URI": self.amqp_uri,
             "max_workers": self.max_workers,
             "parent_calls_tracked": 10,
+            "HEARTBEAT": self.heartbeat_s,
         }
+
+    def queue_arguments(self) -> dict:
+        """Arguments of every durable queue the services declare for events."""
+        return {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,9 @@ def bus_settings() -> BusSettings:
         max_workers=env.int("CRM_MAX_WORKERS", 64),
         event_retry_delay_ms=env.int("CRM_EVENT_RETRY_DELAY_MS", 2000),
         event_max_attempts=env.int("CRM_EVENT_MAX_ATTEMPTS", 5),
+        queue_type=env.str("CRM_QUEUE_TYPE", "classic",
+                           validate=lambda v: v in ("classic", "quorum")),
+        heartbeat_s=env.int("CRM_AMQP_HEARTBEAT", 60),
     )
 
 

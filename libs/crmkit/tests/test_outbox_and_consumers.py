@@ -6,6 +6,7 @@ an RPC whose commit fails answers with the failure, not with success."""
 import json
 import time
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from kombu import Connection
@@ -163,3 +164,60 @@ def test_a_failed_commit_is_the_reply_and_leaves_no_event(engines, start_service
         assert conn.execute(select(func.count()).select_from(outbox).where(
             outbox.c.data["note"].astext == "claimed k1")).scalar() == 0
         assert conn.execute(select(func.count()).select_from(claims)).scalar() == 0
+
+
+@pytest.fixture
+def quorum_bus(monkeypatch):
+    """A vhost of its own with CRM_QUEUE_TYPE=quorum (what a RabbitMQ cluster runs)."""
+    import shutil
+    import subprocess
+    assert shutil.which("rabbitmqctl"), "these tests manage a vhost with rabbitmqctl"
+    vhost = f"crmtest_quorum_{uuid.uuid4().hex[:8]}"
+
+    def ctl(*args):
+        return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True,
+                              check=True).stdout
+    ctl("add_vhost", vhost)
+    ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    parts = urlsplit(bus_settings().amqp_uri)
+    monkeypatch.setenv("CRM_AMQP_URI", urlunsplit(parts._replace(path=f"/{vhost}")))
+    monkeypatch.setenv("CRM_QUEUE_TYPE", "quorum")
+    yield lambda: {line.split("\t")[0]: line.split("\t")[1] for line in ctl(
+        "list_queues", "-p", vhost, "name", "type", "--no-table-headers").splitlines()
+        if "\t" in line}
+    ctl("delete_vhost", vhost)
+
+
+def test_quorum_queues_carry_events_retries_and_parking(engines, quorum_bus):
+    from nameko.containers import ServiceContainer
+    producer_db, consumer_db = engines
+    settings = bus_settings()
+    container = ServiceContainer(ProbeConsumer, settings.nameko_config())
+    container.start()
+    try:
+        ok_id = _commit_event(producer_db, "thing_happened", "quorum")
+        poison_id = _commit_event(producer_db, "poison_sent", "poison")
+        relay_once(producer_db, EventPublisher(settings.amqp_uri, "probe_producer"))
+
+        def handled():
+            with consumer_db.connect() as conn:
+                return conn.execute(select(func.count()).select_from(received)
+                                    .where(received.c.event_id == ok_id)).scalar()
+        assert wait_until(lambda: handled() == 1)
+        dlq = "evt-probe_producer-poison_sent--probe_consumer.on_poison.dlq"
+        with Connection(settings.amqp_uri) as conn:
+            channel = conn.channel()
+
+            def parked():
+                try:
+                    return channel.queue_declare(dlq, passive=True).message_count >= 1
+                except Exception:  # noqa: BLE001 (not declared yet)
+                    return False
+            assert wait_until(parked, timeout=15)
+            assert json.loads(channel.basic_get(dlq, no_ack=True).body)["event_id"] == poison_id
+        types = quorum_bus()
+        ours = {name: kind for name, kind in types.items() if "probe_consumer" in name}
+        # Both event queues, and the retry and dead-letter queues of the one that failed.
+        assert len(ours) == 4 and set(ours.values()) == {"quorum"}, types
+    finally:
+        container.stop()
