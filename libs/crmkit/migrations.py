@@ -15,7 +15,10 @@ def ensure_database(service: str) -> None:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                               {"n": name}).scalar()
         if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))  # name is ours, not a client's
+            # Identifiers cannot be bound parameters: the name is ours (prefix + service),
+            # quoted by the dialect.
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            conn.execute(text(f"CREATE DATABASE {quoted}"))  # sql: identifiers only
     engine.dispose()
 
 
