@@ -79,8 +79,12 @@ class Stack:
     """Every process of the system, started in order and stopped together."""
 
     def __init__(self, env: dict | None = None, log_dir: Path | None = None,
-                 gateway_port: int | None = None, grpc_port: int | None = None):
+                 gateway_port: int | None = None, grpc_port: int | None = None,
+                 replicas: int | None = None):
         self.env = dict(os.environ if env is None else env)
+        # Processes per service: with 2 or more, replicas compete for every queue, timer
+        # and outbox row, as they do when scaled out.
+        self.replicas = replicas or int(self.env.get("CRM_REPLICAS", "1"))
         for key, value in DEV_DEFAULTS.items():
             self.env.setdefault(key, value)
         if gateway_port is not None:
@@ -138,7 +142,9 @@ class Stack:
 
     def start_services(self) -> None:
         for service in SERVICES:
-            self._spawn(service, [sys.executable, "-m", service])
+            for replica in range(1, self.replicas + 1):
+                name = service if self.replicas == 1 else f"{service}-{replica}"
+                self._spawn(name, [sys.executable, "-m", service])
         for name, module in GRPC_SERVERS.items():
             self._spawn(name, [sys.executable, "-m", module])
         self._spawn("gateway", [sys.executable, "-m", "gateway"])

@@ -1,4 +1,6 @@
-"""The whole local stack, started once per test session and driven over HTTP."""
+"""The whole local stack, started once per test session and driven over HTTP: two
+replicas of every service (CRM_TEST_REPLICAS), so every end-to-end flow also proves that
+replicas share queues, timers and outbox rows without doing anything twice."""
 import os
 import sys
 from pathlib import Path
@@ -14,7 +16,8 @@ from local_stack import Stack, free_port  # noqa: E402
 def stack(tmp_path_factory):
     env = dict(os.environ)
     stack = Stack(env=env, log_dir=tmp_path_factory.mktemp("stack-logs"),
-                  gateway_port=free_port())
+                  gateway_port=free_port(),
+                  replicas=int(os.environ.get("CRM_TEST_REPLICAS", "2")))
     try:
         stack.start()
     except Exception:
