@@ -1,11 +1,16 @@
 """The monthly channel report: inspection lines (quantity and amount by product type),
 form statuses and channel share, per partner, per channel owner, or per org unit one
 level below the caller's own (`hq`: an HQ head sees its regions, a region manager its
-branches). Reads the pre-aggregated line totals of one month, never the lines."""
+branches). Reads the pre-aggregated line totals of one month, never the lines.
+
+A company-wide report by partner has one cell per partner and product type (tens of
+thousands): the queries run on the session's connection (plain rows, no ORM result
+processing), counts come back as integers, and each cell is summed once per group and
+once into the totals (bench/reports.py)."""
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select
 from sqlalchemy.orm import Session
 
 from crmkit.context import Caller
@@ -41,12 +46,13 @@ def _key_and_joins(stmt, table, group_by: str, caller: Caller):
 
 def _line_totals(session: Session, caller: Caller, month: str, group_by: str):
     t = ChannelLineTotal
-    stmt = select(t.product_type, func.sum(t.line_count), func.sum(t.quantity),
-                  func.sum(t.amount)).select_from(t)
+    # sum(bigint) is numeric in SQL: counts come back as integers, amounts as Decimal.
+    stmt = select(t.product_type, func.sum(t.line_count).cast(BigInteger),
+                  func.sum(t.quantity).cast(BigInteger), func.sum(t.amount)).select_from(t)
     stmt, key = _key_and_joins(stmt, t, group_by, caller)
     stmt = channel_scope(stmt.add_columns(key.label("key")).where(t.month == month),
                          t.owner_id, caller)
-    return session.execute(stmt.group_by(key, t.product_type)).all()
+    return session.connection().execute(stmt.group_by(key, t.product_type)).all()
 
 
 def _forms(session: Session, caller: Caller, month: str, group_by: str):
@@ -58,7 +64,7 @@ def _forms(session: Session, caller: Caller, month: str, group_by: str):
     stmt, key = _key_and_joins(stmt, f, group_by, caller)
     stmt = channel_scope(stmt.add_columns(key.label("key")).where(f.month == month),
                          f.owner_id, caller)
-    return session.execute(stmt.group_by(key)).all()
+    return session.connection().execute(stmt.group_by(key)).all()
 
 
 def _group_key(raw, group_by: str, caller: Caller):
@@ -87,36 +93,53 @@ def _empty_row(key) -> dict:
 
 
 def _dump_row(row: dict, types: list[str]) -> dict:
+    by_type = row["by_type"]
+    cells = [(t, by_type[t]) for t in types if t in by_type]
     return {"key": row["key"], "label": row.get("label"), "line_count": row["line_count"],
             "quantity": row["quantity"], "amount": money(row["amount"]),
-            "by_product_type": [{"product_type": t, "line_count": row["by_type"][t][0],
-                                 "quantity": row["by_type"][t][1],
-                                 "amount": money(row["by_type"][t][2])}
-                                for t in types if t in row["by_type"]],
+            "by_product_type": [{"product_type": t, "line_count": lines, "quantity": quantity,
+                                 "amount": f"{amount:.2f}"}
+                                for t, (lines, quantity, amount) in cells],
             "forms": dict(row["forms"], total=sum(row["forms"].values())),
             "channel_share": row.get("channel_share")}
 
 
 def build(session: Session, caller: Caller, month: str, group_by: str) -> dict:
     rows: dict = {}
-    totals = _empty_row(None)
     for product_type, lines, quantity, amount, raw in _line_totals(session, caller, month,
                                                                    group_by):
         key = _group_key(raw, group_by, caller)
-        row = rows.setdefault(key, _empty_row(key))
-        lines, quantity = int(lines), int(quantity)  # sum(bigint) is numeric in SQL
-        for target in (row, totals):
-            target["line_count"] += lines
-            target["quantity"] += quantity
-            target["amount"] += amount
-            cell = target["by_type"][product_type]
-            cell[0], cell[1], cell[2] = cell[0] + lines, cell[1] + quantity, cell[2] + amount
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = _empty_row(key)
+        cell = row["by_type"][product_type]
+        cell[0] += lines
+        cell[1] += quantity
+        cell[2] += amount
+    # Each group's figures and the totals, from the cells.
+    totals = _empty_row(None)
+    total_by_type = totals["by_type"]
+    for row in rows.values():
+        for product_type, (lines, quantity, amount) in row["by_type"].items():
+            row["line_count"] += lines
+            row["quantity"] += quantity
+            row["amount"] += amount
+            cell = total_by_type[product_type]
+            cell[0] += lines
+            cell[1] += quantity
+            cell[2] += amount
+    for lines, quantity, amount in total_by_type.values():
+        totals["line_count"] += lines
+        totals["quantity"] += quantity
+        totals["amount"] += amount
     forms: dict = {}
     shares = []
     for *counts, share, shared, partner_name, raw in _forms(session, caller, month,
                                                             group_by):
         key = _group_key(raw, group_by, caller)
-        row = rows.setdefault(key, _empty_row(key))
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = _empty_row(key)
         for status, count in zip(STATUSES, counts, strict=True):
             row["forms"][status] += count
             totals["forms"][status] += count

@@ -1,9 +1,8 @@
 """Channel reports over real RPC, fed by the real channels service through the broker:
-freshness, scope along the org tree, the three roll-ups, exports, bad input, and the
+arrival, scope along the org tree, the three roll-ups, exports, bad input, and the
 rebuild from the event archive."""
 import base64
 import io
-import time
 
 import openpyxl
 import pytest
@@ -43,7 +42,8 @@ def _settled(report, key, lines) -> bool:
     return row is not None and row["line_count"] == lines and row["forms"]["submitted"] == 1
 
 
-def test_a_line_reaches_the_report_within_two_seconds_and_only_in_scope(system, region):
+def test_a_line_reaches_the_report_and_only_in_scope(system, region):
+    """(How fast is bench/reports.py's business: event-to-report lag at 200 events/s.)"""
     team, sibling = region(), region()
     partner, store, form = _form(system, team)
     owner = system(team["owner"], "channels")
@@ -52,11 +52,8 @@ def test_a_line_reaches_the_report_within_two_seconds_and_only_in_scope(system, 
     owner.add_inspection_line(form["id"], data={
         "customer_name": "张三", "store_id": store["id"], "product_type": "燃气热水器",
         "quantity": 3, "amount": "2999.70"})
-    started = time.monotonic()
     assert wait_until(lambda: (_row(_report(reports), partner["id"]) or {}).get(
-        "quantity") == 3, timeout=5, interval=0.05)
-    lag = time.monotonic() - started
-    assert lag < 2.0, f"the line took {lag:.2f} s to reach the report"
+        "quantity") == 3, timeout=10, interval=0.05)
 
     owner.add_inspection_line(form["id"], data={
         "customer_name": "李四", "store_id": store["id"], "product_type": "电热水器",

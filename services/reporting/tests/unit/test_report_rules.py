@@ -109,3 +109,15 @@ def test_every_consumer_of_other_services_feeds_the_archive_and_the_rebuild():
                for e in getattr(getattr(ReportingService, name), "nameko_entrypoints", ())
                if isinstance(e, EventHandler) and e.source_service != "accounts"}
     assert handled == set(APPLIERS)
+
+
+def test_the_form_upsert_ranks_statuses_as_status_rank_says():
+    """The form upsert is SQL written once (see channel_facts): its two CASEs must keep
+    the order of STATUS_RANK."""
+    import re
+
+    from reporting.channel_facts import _UPSERT_FORM, STATUS_RANK
+    sql = " ".join(_UPSERT_FORM.text.split())
+    ranks = re.findall(r"WHEN '(\w+)' THEN (\d+)", sql)
+    assert ranks == [(s, str(r)) for s, r in STATUS_RANK.items()] * 2
+    assert sql.count("ELSE -1 END") == 2
