@@ -21,6 +21,11 @@ def require_desk(unit: UnitOfWork, action: str) -> None:
     require(unit, domain.is_desk(unit.caller), action)
 
 
+def require_keeper(unit: UnitOfWork, action: str) -> None:
+    """Catalogue, warehouses, stock counts, service centres and dispatch rules."""
+    require(unit, bool(unit.caller.roles & domain.STOCK_KEEPERS), action)
+
+
 def require_reader(unit: UnitOfWork, what: str) -> None:
     require(unit, domain.may_read_tickets(unit.caller), f"see {what}")
 

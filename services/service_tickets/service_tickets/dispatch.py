@@ -6,16 +6,12 @@ from sqlalchemy import func, or_, select
 from crmkit.database import UnitOfWork
 from crmkit.errors import Conflict
 from service_tickets import domain
-from service_tickets.access import invalid, list_page, require
+from service_tickets.access import invalid, list_page, require, require_keeper
 from service_tickets.models import DispatchRule, ServiceCenter, Ticket
 from service_tickets.schemas import DispatchRuleSchema, ServiceCenterSchema
 
 center_schema = ServiceCenterSchema()
 rule_schema = DispatchRuleSchema()
-
-
-def _require_keeper(unit: UnitOfWork, action: str) -> None:
-    require(unit, bool(unit.caller.roles & domain.STOCK_KEEPERS), action)
 
 
 def _open_counts(unit: UnitOfWork, center_ids) -> dict[int, int]:
@@ -28,7 +24,7 @@ def _open_counts(unit: UnitOfWork, center_ids) -> dict[int, int]:
 
 
 def create_center(unit: UnitOfWork, data: dict) -> dict:
-    _require_keeper(unit, "configure service centres")
+    require_keeper(unit, "configure service centres")
     if unit.session.execute(select(ServiceCenter.id).where(
             ServiceCenter.partner_id == data["partner_id"])).first():
         raise Conflict("This partner is already a service centre",
@@ -56,7 +52,7 @@ def list_centers(unit: UnitOfWork, query: dict) -> dict:
 
 
 def create_rule(unit: UnitOfWork, data: dict) -> dict:
-    _require_keeper(unit, "configure dispatch rules")
+    require_keeper(unit, "configure dispatch rules")
     known = set(unit.session.execute(select(ServiceCenter.id).where(
         ServiceCenter.id.in_(data["service_center_ids"]))).scalars())
     unknown = [i for i, center_id in enumerate(data["service_center_ids"])

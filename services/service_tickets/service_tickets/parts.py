@@ -6,7 +6,7 @@ from crmkit.database import UnitOfWork
 from crmkit.errors import Conflict
 from crmkit.pagination import page, paginate
 from service_tickets import domain, stock
-from service_tickets.access import exists, list_page, require, require_reader
+from service_tickets.access import exists, list_page, require_keeper, require_reader
 from service_tickets.models import Part, Stock, StockMovement, Warehouse
 from service_tickets.schemas import (
     PartSchema,
@@ -21,10 +21,6 @@ stock_schema = StockSchema()
 movement_schema = StockMovementSchema()
 
 
-def _require_keeper(unit: UnitOfWork, action: str) -> None:
-    require(unit, bool(unit.caller.roles & domain.STOCK_KEEPERS), action)
-
-
 def _check_code_free(unit: UnitOfWork, model, code: str) -> None:
     if unit.session.execute(select(model.id).where(
             func.lower(model.code) == code.lower())).first():
@@ -32,7 +28,7 @@ def _check_code_free(unit: UnitOfWork, model, code: str) -> None:
 
 
 def create_part(unit: UnitOfWork, data: dict) -> dict:
-    _require_keeper(unit, "edit the parts catalogue")
+    require_keeper(unit, "edit the parts catalogue")
     _check_code_free(unit, Part, data["code"])
     part = Part(**data)
     unit.session.add(part)
@@ -55,7 +51,7 @@ def list_parts(unit: UnitOfWork, query: dict) -> dict:
 
 
 def create_warehouse(unit: UnitOfWork, data: dict) -> dict:
-    _require_keeper(unit, "create warehouses")
+    require_keeper(unit, "create warehouses")
     _check_code_free(unit, Warehouse, data["code"])
     if data.get("partner_id") and unit.session.execute(select(Warehouse.id).where(
             Warehouse.partner_id == data["partner_id"])).first():
@@ -104,7 +100,7 @@ def list_stocks(unit: UnitOfWork, query: dict) -> dict:
 
 
 def adjust_stock(unit: UnitOfWork, data: dict) -> dict:
-    _require_keeper(unit, "adjust stock")
+    require_keeper(unit, "adjust stock")
     exists(unit, Warehouse, data["warehouse_id"], "warehouse", "warehouse_id")
     exists(unit, Part, data["part_id"], "part", "part_id")
     row = stock.adjust(unit, data["warehouse_id"], data["part_id"], data["qty"], data["reason"])

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from crmkit.database import UnitOfWork
 from crmkit.errors import Conflict, Forbidden
+from crmkit.pagination import page, paginate
 from service_tickets import domain, stock
 from service_tickets.access import exists, invalid, list_page, partner_scoped, require, visible
 from service_tickets.models import (
@@ -37,16 +38,25 @@ def _ordering_partner(unit: UnitOfWork, given: int | None) -> int:
     return given
 
 
+def _lines_of_orders(unit: UnitOfWork, order_ids: list[int]) -> dict[int, list[dict]]:
+    """The lines of several orders in one query (a page of orders, or one)."""
+    lines: dict[int, list[dict]] = {order_id: [] for order_id in order_ids}
+    for row in unit.session.execute(select(PartsOrderLine).where(
+            PartsOrderLine.order_id.in_(order_ids))
+            .order_by(PartsOrderLine.order_id, PartsOrderLine.part_id)).scalars():
+        lines[row.order_id].append({"part_id": row.part_id, "qty": row.qty})
+    return lines
+
+
 def _lines_of(unit: UnitOfWork, order_id: int) -> list[dict]:
-    rows = unit.session.execute(select(PartsOrderLine).where(
-        PartsOrderLine.order_id == order_id).order_by(PartsOrderLine.part_id)).scalars()
-    return [{"part_id": row.part_id, "qty": row.qty} for row in rows]
+    return _lines_of_orders(unit, [order_id])[order_id]
 
 
 def _dump(unit: UnitOfWork, order: PartsOrder, lines: list[dict] | None = None) -> dict:
     return order_schema.dump({**{key: getattr(order, key) for key in (
         "id", "partner_id", "warehouse_id", "ticket_id", "status", "note", "submitted_by",
-        "created_at", "updated_at")}, "lines": lines or _lines_of(unit, order.id)})
+        "created_at", "updated_at")},
+        "lines": lines if lines is not None else _lines_of(unit, order.id)})
 
 
 def _check_parts(unit: UnitOfWork, lines: list[dict]) -> None:
@@ -104,12 +114,10 @@ def list_orders(unit: UnitOfWork, query: dict) -> dict:
     for key in ("status", "partner_id", "ticket_id"):
         if key in query:
             stmt = stmt.where(getattr(PartsOrder, key) == query[key])
-    return list_page(unit, stmt, PartsOrder.id, query, lambda order: _dump(unit, order))
-
-
-def _shelf(unit: UnitOfWork, partner_id: int) -> int | None:
-    return unit.session.execute(select(Warehouse.id).where(
-        Warehouse.partner_id == partner_id)).scalar_one_or_none()
+    orders = unit.session.execute(paginate(stmt, PartsOrder.id, query["limit"],
+                                           query["cursor"])).scalars().all()
+    lines = _lines_of_orders(unit, [order.id for order in orders])
+    return page([_dump(unit, order, lines[order.id]) for order in orders], query["limit"])
 
 
 def transition_order(unit: UnitOfWork, order_id: int, data: dict) -> dict:
@@ -160,7 +168,7 @@ def _move_stock(unit: UnitOfWork, order: PartsOrder, from_status: str, to: str,
     elif to == "cancelled" and from_status == "approved":
         stock.release(unit, order.warehouse_id, lines, cause)
     elif to == "received":
-        shelf = _shelf(unit, order.partner_id)
+        shelf = stock.shelf_of(unit, order.partner_id)
         if shelf is not None:
             stock.receive(unit, shelf, lines, cause,
                           hold_for_ticket=_still_needing(unit, order))

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.errors import Conflict
-from service_tickets.models import Stock, StockMovement, TicketReservation
+from service_tickets.models import Stock, StockMovement, TicketReservation, Warehouse
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,14 @@ class Cause:
     reason: str
     parts_order_id: int | None = None
     ticket_id: int | None = None
+
+
+def shelf_of(unit: UnitOfWork, partner_id: int | None) -> int | None:
+    """The warehouse id of a service centre's own shelf, if it keeps one."""
+    if partner_id is None:
+        return None
+    return unit.session.execute(select(Warehouse.id).where(
+        Warehouse.partner_id == partner_id)).scalar_one_or_none()
 
 
 def available(stock: Stock | None) -> int:

@@ -14,7 +14,6 @@ from service_tickets.models import (
     Survey,
     Ticket,
     TicketChange,
-    Warehouse,
     WorkLogEntry,
 )
 from service_tickets.schemas import (
@@ -186,13 +185,6 @@ def _product_line(unit: UnitOfWork, ticket: Ticket) -> str | None:
     return unit.session.get(Product, ticket.product_id).product_line
 
 
-def _shelf_of(unit: UnitOfWork, partner_id: int | None) -> int | None:
-    if partner_id is None:
-        return None
-    return unit.session.execute(select(Warehouse.id).where(
-        Warehouse.partner_id == partner_id)).scalar_one_or_none()
-
-
 def add_worklog(unit: UnitOfWork, ticket_id: int, data: dict) -> dict:
     ticket = _visible_ticket(unit, ticket_id, lock=True)
     caller = unit.caller
@@ -209,7 +201,7 @@ def add_worklog(unit: UnitOfWork, ticket_id: int, data: dict) -> dict:
         for index, line in enumerate(lines):
             if line["part_id"] not in parts:
                 raise invalid(f"parts_used.{index}.part_id", "no such part")
-        shelf = _shelf_of(unit, ticket.partner_id)
+        shelf = stock.shelf_of(unit, ticket.partner_id)
         if shelf is None:
             raise Conflict("The service centre keeps no stock of parts",
                            {"parts_used": ["no stock at the service centre"]},

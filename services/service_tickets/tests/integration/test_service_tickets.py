@@ -225,6 +225,10 @@ def test_parts_order_reserves_ships_receives_and_the_repair_uses_the_held_parts(
                                              "lines": [{"part_id": part["id"], "qty": 4}]})
     agent.transition_parts_order(other["id"], data={"to": "approved"})
     partner.transition_parts_order(other["id"], data={"to": "cancelled"})
+    listed = partner.list_parts_orders(query={})["items"]
+    assert [(o["id"], o["status"], o["lines"]) for o in listed] == [
+        (order["id"], "received", [{"part_id": part["id"], "qty": 5}]),
+        (other["id"], "cancelled", [{"part_id": part["id"], "qty": 4}])]
     assert _stock(agent, warehouse["id"], part["id"])["reserved"] == 0
     with pytest.raises(errors.Conflict):
         admin.adjust_stock(data={"warehouse_id": warehouse["id"], "part_id": part["id"],
