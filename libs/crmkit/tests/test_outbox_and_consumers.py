@@ -92,6 +92,21 @@ def _commit_event(engine, event_type, note) -> str:
     return event_id
 
 
+def _parked_poison(amqp_uri: str):
+    """The poison event once it sits in its dead-letter queue (taken off it)."""
+    dlq = "evt-probe_producer-poison_sent--probe_consumer.on_poison.dlq"
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+
+        def parked():
+            try:
+                return channel.queue_declare(dlq, passive=True).message_count >= 1
+            except Exception:  # noqa: BLE001 (not declared yet)
+                return False
+        assert wait_until(parked, timeout=15)
+        return channel.basic_get(dlq, no_ack=True)
+
+
 class CrashAfterPublish(EventPublisher):
     """Publishes, then dies before the relay can mark the row sent."""
 
@@ -135,18 +150,7 @@ def test_failing_consumer_retries_then_parks_the_event(engines, start_service):
     start_service(ProbeConsumer)
     event_id = _commit_event(producer_db, "poison_sent", "poison")
     relay_once(producer_db, EventPublisher(bus_settings().amqp_uri, "probe_producer"))
-    dlq = "evt-probe_producer-poison_sent--probe_consumer.on_poison.dlq"
-
-    with Connection(bus_settings().amqp_uri) as conn:
-        channel = conn.channel()
-
-        def parked():
-            try:
-                return channel.queue_declare(dlq, passive=True).message_count >= 1
-            except Exception:  # noqa: BLE001 (not declared yet)
-                return False
-        assert wait_until(parked, timeout=15)
-        message = channel.basic_get(dlq, no_ack=True)
+    message = _parked_poison(bus_settings().amqp_uri)
     body = json.loads(message.body)
     assert body["event_id"] == event_id
     assert message.headers["x-crm-attempt"] == 4  # three attempts, then parked
@@ -204,17 +208,7 @@ def test_quorum_queues_carry_events_retries_and_parking(engines, quorum_bus):
                 return conn.execute(select(func.count()).select_from(received)
                                     .where(received.c.event_id == ok_id)).scalar()
         assert wait_until(lambda: handled() == 1)
-        dlq = "evt-probe_producer-poison_sent--probe_consumer.on_poison.dlq"
-        with Connection(settings.amqp_uri) as conn:
-            channel = conn.channel()
-
-            def parked():
-                try:
-                    return channel.queue_declare(dlq, passive=True).message_count >= 1
-                except Exception:  # noqa: BLE001 (not declared yet)
-                    return False
-            assert wait_until(parked, timeout=15)
-            assert json.loads(channel.basic_get(dlq, no_ack=True).body)["event_id"] == poison_id
+        assert json.loads(_parked_poison(settings.amqp_uri).body)["event_id"] == poison_id
         types = quorum_bus()
         ours = {name: kind for name, kind in types.items() if "probe_consumer" in name}
         # Both event queues, and the retry and dead-letter queues of the one that failed.
