@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from weakref import WeakKeyDictionary
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,9 +16,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from crmkit import errors
 from crmkit.context import REQUEST_ID, Caller
 from crmkit.settings import DatabaseSettings, bus_settings, database_settings
-from crmkit.tables import audit_log, outbox, processed_events
+from crmkit.tables import audit_log, outbox
 
 log = logging.getLogger(__name__)
+
+# Written out once: every consumed event runs a claim, and SQLAlchemy never caches a
+# PostgreSQL `INSERT ... ON CONFLICT` (it compiled this anew for every event).
+_CLAIM = text("""
+    INSERT INTO processed_events (consumer, event_id) VALUES (:consumer, :event_id)
+    ON CONFLICT DO NOTHING RETURNING event_id""")
+_CLAIM_MANY = text("""
+    INSERT INTO processed_events (consumer, event_id)
+    SELECT :consumer, claimed FROM unnest(CAST(:event_ids AS uuid[])) AS claimed
+    ON CONFLICT DO NOTHING RETURNING event_id::text""")
 
 
 def make_engine(settings: DatabaseSettings) -> Engine:
@@ -114,10 +123,17 @@ class UnitOfWork:
 
     def claim_event(self, event_id: str, consumer: str) -> bool:
         """True the first time `consumer` sees `event_id`; the claim commits with the effects."""
-        result = self.session.execute(
-            pg_insert(processed_events).values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing().returning(processed_events.c.event_id))
+        result = self.session.execute(_CLAIM, {"consumer": consumer, "event_id": event_id})
         return result.first() is not None
+
+    def claim_events(self, event_ids: list[str], consumer: str) -> set[str]:
+        """Of `event_ids` (canonical, see `canonical_event_id`), the ones `consumer` sees for
+        the first time, claimed in one statement; the claims commit with the effects."""
+        unique = list(dict.fromkeys(event_ids))
+        if not unique:
+            return set()
+        return set(self.session.execute(_CLAIM_MANY, {"consumer": consumer,
+                                                      "event_ids": unique}).scalars())
 
     def commit(self) -> None:
         if self._session is not None:
@@ -131,6 +147,11 @@ class UnitOfWork:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def canonical_event_id(event_id: str) -> str:
+    """An event id spelled as PostgreSQL prints a uuid (lower case, hyphenated)."""
+    return str(uuid.UUID(str(event_id)))
 
 
 def unit_of_work_of(service) -> UnitOfWork:

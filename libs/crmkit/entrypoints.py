@@ -3,7 +3,9 @@
 `rpc`: the unit of work commits *before* the reply is sent (nameko replies before running
 dependencies' `worker_result`, so a commit there could fail after the caller saw success),
 database failures become typed errors, and replies skip publisher confirms and reuse one
-connection (see `_ReplyPublisher`).
+connection (see `_ReplyPublisher`). A reply is encoded once (nameko encodes every result
+twice: once to check it can, once to send it), and a method may return `JsonText`, a
+result already encoded as JSON (a cached report), which is sent as it is.
 
 `timer`: periodic work with the same commit-or-roll-back.
 
@@ -11,10 +13,15 @@ connection (see `_ReplyPublisher`).
 same transaction as the effects (duplicates are skipped), and failures retried through
 a delay queue a bounded number of times, then parked in a dead-letter queue, never
 silently acked.
+
+`batch_event_handler`: the same guarantees for a high-volume event, handled up to
+`event_batch_max` queued events per transaction (see `BatchEventHandler`).
 """
 import functools
 import logging
+import sys
 
+import kombu.serialization
 from kombu import Connection, Exchange, Queue
 from kombu.pools import producers
 from nameko.amqp.publish import Publisher
@@ -27,11 +34,13 @@ from nameko.constants import (
     SERIALIZER_CONFIG_KEY,
 )
 from nameko.events import EventHandler
+from nameko.exceptions import ContainerBeingKilled, UnserializableValueError, serialize
+from nameko.messaging import QueueConsumer
 from nameko.rpc import Responder as NamekoResponder
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 from nameko.timer import Timer
 
-from crmkit.database import translate_db_error, unit_of_work_of
+from crmkit.database import canonical_event_id, translate_db_error, unit_of_work_of
 from crmkit.errors import CrmError
 from crmkit.settings import bus_settings
 
@@ -75,8 +84,51 @@ class _ReplyPublisher:
                              retry_policy=DEFAULT_RETRY_POLICY, **kwargs)
 
 
+class JsonText:
+    """An RPC result already encoded as JSON (UTF-8 bytes): replied as it is, never decoded
+    and encoded again. The caller receives exactly what `json.loads(data)` would give."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def decoded(self):
+        import json  # noqa: PLC0415 (only when a non-JSON serializer asked)
+        return json.loads(self.data)
+
+
 class _Responder(NamekoResponder):
     publisher_cls = _ReplyPublisher
+
+    def send_response(self, result, exc_info):
+        """nameko's, with the result encoded once (nameko encodes it to check it can, then
+        again to send it) and a `JsonText` result spliced in without decoding."""
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        content_type = self.message.properties["content_type"]
+        serializer = kombu.serialization.registry.type_to_name[content_type]
+        if isinstance(result, JsonText) and serializer == "json":
+            encoding = "utf-8"
+            body = b'{"result": ' + result.data + b', "error": null}'
+        else:
+            if isinstance(result, JsonText):
+                result = result.decoded()
+            try:
+                content_type, encoding, body = kombu.serialization.dumps(
+                    {"result": result, "error": error}, serializer)
+            except Exception:  # noqa: BLE001 (nameko's "disaster avoidance", same answer)
+                exc_info = sys.exc_info()
+                error = serialize(UnserializableValueError(result))
+                result = None
+                content_type, encoding, body = kombu.serialization.dumps(
+                    {"result": None, "error": error}, serializer)
+        publisher = self.publisher_cls(self.amqp_uri, ssl=self.ssl,
+                                       login_method=self.login_method)
+        publisher.publish(body, content_type=content_type, content_encoding=encoding,
+                          exchange=self.exchange,
+                          routing_key=self.message.properties["reply_to"],
+                          correlation_id=self.message.properties.get("correlation_id"))
+        return result, exc_info
 
 
 class _RpcConsumer(RpcConsumer):
@@ -181,4 +233,119 @@ def event_handler(source_service: str, event_type: str):
         return IdempotentEventHandler.decorator(
             source_service, event_type, reliable_delivery=True,
             requeue_on_error=False)(handle_once)
+    return decorator
+
+
+class _BatchQueueConsumer(QueueConsumer):
+    """nameko's queue consumer (reconnects, heartbeats, acks) on a connection of its own,
+    with a prefetch that leaves room for a batch in flight and the next one queuing (the
+    shared consumer's prefetch is `max_workers`)."""
+
+    @property
+    def prefetch_count(self):
+        return 2 * bus_settings().event_batch_max
+
+
+class BatchEventHandler(IdempotentEventHandler):
+    """Hands the decorated method up to `event_batch_max` queued events at once, in one
+    worker and so in one transaction; the queue, its retry and dead-letter queues and the
+    handler's claims are the same as `event_handler`'s.
+
+    Batches form by themselves: a delivery starts a batch when fewer than
+    `BATCHES_IN_FLIGHT` are running, otherwise it waits for one to end and goes with
+    everything that arrived meanwhile. An idle queue therefore handles each event at once
+    (no waiting for a batch to fill); a backlog is taken in large batches.
+
+    The batch's messages are acked only after its transaction committed; a crash before
+    that redelivers them all, and their claims (committed with the effects) make a
+    redelivered event count once. A batch that fails is rolled back and each of its events
+    is handled again alone, so one bad event is retried and parked by itself."""
+
+    queue_consumer = _BatchQueueConsumer()
+    BATCHES_IN_FLIGHT = 1
+
+    def setup(self):
+        super().setup()
+        self.max_batch = max(1, bus_settings().event_batch_max)
+        self._pending: list = []
+        self._running = 0
+        self._stopping = False
+
+    def stop(self):
+        self._stopping = True
+        super().stop()
+        pending, self._pending = self._pending, []
+        for _, message in pending:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_message(self, body, message):
+        if self._stopping:
+            self.queue_consumer.requeue_message(message)
+            return
+        self._pending.append((body, message))
+        self._dispatch()
+
+    def _dispatch(self):
+        while self._pending and self._running < self.BATCHES_IN_FLIGHT and not self._stopping:
+            batch = self._pending[:self.max_batch]
+            del self._pending[:self.max_batch]
+            self._spawn(batch)
+
+    def _spawn(self, batch: list) -> None:
+        self._running += 1
+        # Events carry their actor; a batch mixes callers, so only a lone event keeps its
+        # message's context (request id, caller).
+        context = self.unpack_message_headers(batch[0][1]) if len(batch) == 1 else {}
+        try:
+            self.container.spawn_worker(
+                self, ([body for body, _ in batch],), {}, context_data=context,
+                handle_result=functools.partial(self.handle_batch_result, batch))
+        except ContainerBeingKilled:
+            self._running -= 1
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def handle_batch_result(self, batch, worker_ctx, result=None, exc_info=None):
+        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        self._running -= 1
+        if exc_info is None:
+            for _, message in batch:
+                self.queue_consumer.ack_message(message)
+        elif len(batch) == 1:
+            self._retry_or_park(batch[0][1], exc_info)
+            self.queue_consumer.ack_message(batch[0][1])
+        else:
+            log.warning("event handler %s failed on a batch of %s, handling each alone",
+                        self.method_name, len(batch), exc_info=exc_info)
+            for item in batch:
+                self._spawn([item])
+        self._dispatch()
+        return result, exc_info
+
+
+def batch_event_handler(source_service: str, event_type: str):
+    """Decorate a service method `(self, events: list[dict])` handling a batch of events in
+    one transaction. It gets only the events it has not handled before (claimed in that
+    transaction, duplicates inside the batch dropped), in delivery order, never an empty
+    list. The handler key (`<service>.<method>`) and the queue are `event_handler`'s: a
+    method may move from one decorator to the other without handling anything twice."""
+    def decorator(fn):
+        @functools.wraps(fn)
+        def handle_batch(self, events):
+            unit = unit_of_work_of(self)
+            consumer = f"{type(self).name}.{fn.__name__}"
+            ids = [canonical_event_id(event["event_id"]) for event in events]
+            fresh = unit.claim_events(ids, consumer)
+            todo = []
+            for event_id, event in zip(ids, events, strict=True):
+                if event_id in fresh:
+                    fresh.discard(event_id)
+                    todo.append(event)
+            if len(todo) < len(events):
+                log.info("skipping %s events already handled by %s", len(events) - len(todo),
+                         consumer)
+            return fn(self, todo) if todo else None
+        return BatchEventHandler.decorator(
+            source_service, event_type, reliable_delivery=True,
+            requeue_on_error=False)(handle_batch)
     return decorator

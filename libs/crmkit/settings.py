@@ -24,6 +24,8 @@ class BusSettings:
     # `classic` (local, one broker) or `quorum` (replicated across a cluster's nodes).
     queue_type: str = "classic"
     heartbeat_s: int = 60
+    # Most events a `batch_event_handler` takes in one transaction.
+    event_batch_max: int = 500
 
     def nameko_config(self) -> dict:
         # max_workers is also each consumer's prefetch (nameko's QueueConsumer): a process
@@ -76,6 +78,7 @@ def bus_settings() -> BusSettings:
         queue_type=env.str("CRM_QUEUE_TYPE", "classic",
                            validate=lambda v: v in ("classic", "quorum")),
         heartbeat_s=env.int("CRM_AMQP_HEARTBEAT", 60),
+        event_batch_max=env.int("CRM_EVENT_BATCH_MAX", 500),
     )
 
 

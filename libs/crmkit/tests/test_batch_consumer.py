@@ -1,0 +1,117 @@
+"""`batch_event_handler` with the real broker and database: a backlog is handled in batches
+no larger than CRM_EVENT_BATCH_MAX, each event once although it was published twice (in
+the same batch, and again after it was handled); a batch holding an event that fails is
+rolled back whole and its events handled alone, so the bad one is retried and parked by
+itself and every other one counts once."""
+import time
+import uuid
+
+import pytest
+from kombu import Connection
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
+
+from crmkit.bus import event_queues
+from crmkit.database import Database
+from crmkit.entrypoints import batch_event_handler
+from crmkit.migrations import ensure_database
+from crmkit.outbox import EventPublisher
+from crmkit.settings import bus_settings, database_settings
+from crmkit.tables import kit_metadata
+from crmkit.testing import wait_until
+
+batch_metadata = MetaData()
+handled = Table("batch_handled", batch_metadata, Column("event_id", String(36)),
+                Column("batch_size", Integer))
+SOURCE = "probe_batch_producer"
+
+
+class ProbeBatchConsumer:
+    name = "probe_batch_consumer"
+    db = Database(relay=False)
+
+    @batch_event_handler(SOURCE, "thing_counted")
+    def on_things(self, events):
+        assert events, "never an empty batch"
+        self.db.session.execute(insert(handled), [
+            {"event_id": e["event_id"], "batch_size": len(events)} for e in events])
+        if any(e["data"].get("poison") for e in events):
+            raise RuntimeError("a bad event in the batch")
+
+
+@pytest.fixture
+def consumer_db():
+    ensure_database(ProbeBatchConsumer.name)
+    engine = create_engine(database_settings(ProbeBatchConsumer.name).url)
+    kit_metadata.create_all(engine)
+    batch_metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(handled.delete())
+    yield engine
+    engine.dispose()
+
+
+def _envelope(**data) -> dict:
+    return {"event_id": str(uuid.uuid4()), "type": "thing_counted", "version": 1,
+            "occurred_at": "2031-01-01T00:00:00+00:00", "actor": {}, "data": data}
+
+
+def _rows(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(handled.c.event_id, handled.c.batch_size))]
+
+
+def _queue_depth(name: str) -> int:
+    with Connection(bus_settings().amqp_uri) as conn:
+        try:
+            return conn.channel().queue_declare(name, passive=True).message_count
+        except Exception:  # noqa: BLE001 (not declared yet)
+            return 0
+
+
+def _backlog(events: list[dict]) -> None:
+    """Declare the handler's queue and publish `events` onto it before any consumer runs."""
+    settings = bus_settings()
+    with Connection(settings.amqp_uri) as conn:
+        channel = conn.channel()
+        for queue in event_queues(ProbeBatchConsumer, settings.nameko_config()):
+            queue(channel).declare()
+    publisher = EventPublisher(settings.amqp_uri, SOURCE)
+    try:
+        for env in events:
+            publisher.publish(env, None)
+    finally:
+        publisher.close()
+
+
+def test_a_backlog_is_taken_in_batches_each_event_once(consumer_db, start_service,
+                                                       monkeypatch):
+    monkeypatch.setenv("CRM_EVENT_BATCH_MAX", "40")
+    events = [_envelope(n=n) for n in range(150)]
+    # The first ten twice in a row, while queued (so mostly inside one batch).
+    _backlog([e for e in events[:10] for _ in (1, 2)] + events[10:])
+    start_service(ProbeBatchConsumer)
+    assert wait_until(lambda: len(_rows(consumer_db)) >= 150, timeout=20)
+    _backlog(events[10:20])  # redelivered after they were handled
+    assert wait_until(lambda: _queue_depth(
+        "evt-probe_batch_producer-thing_counted--probe_batch_consumer.on_things") == 0)
+    time.sleep(0.5)  # the last deliveries have had time to be handled (skipped)
+    rows = _rows(consumer_db)
+    assert sorted(e for e, _ in rows) == sorted(e["event_id"] for e in events)
+    sizes = [size for _, size in rows]
+    assert max(sizes) > 1 and max(sizes) <= 40
+
+
+def test_a_failing_batch_is_handled_event_by_event(consumer_db, start_service):
+    good = [_envelope(n=n) for n in range(30)]
+    poison = _envelope(poison=True)
+    _backlog(good[:15] + [poison] + good[15:])
+    start_service(ProbeBatchConsumer)
+    dlq = "evt-probe_batch_producer-thing_counted--probe_batch_consumer.on_things.dlq"
+    assert wait_until(lambda: _queue_depth(dlq) == 1, timeout=20)
+    with consumer_db.connect() as conn:
+        counts = dict(conn.execute(select(handled.c.event_id, func.count())
+                                   .group_by(handled.c.event_id)).all())
+    # The poison's own rows were rolled back with every attempt; the others count once.
+    assert counts == {e["event_id"]: 1 for e in good}
+    with Connection(bus_settings().amqp_uri) as conn:
+        conn.channel().queue_purge(dlq)
