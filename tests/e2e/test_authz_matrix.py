@@ -547,3 +547,22 @@ def test_grpc_matrix(world, tickets_stub, method, role, place):
             assert answer.partner_id == t.partner_id
     else:
         assert status in GRPC_REFUSED, f"{what}: {status}, expected a refusal"
+
+
+def test_a_manager_cannot_bind_a_user_to_another_regions_partner(world):
+    """Found by the matrix's design: a region manager could create (or rebind) a repair
+    partner's user for any partner id, a sibling region's service centre included, and
+    read its tickets and consumers' phones through them. Binding is an admin's act."""
+    w = world
+    other = w.people["ptn_B"]["partner_id"]
+    made = w.api.post("/users", headers=w.headers["rm_A"], json={
+        "username": w.uid("spy"), "password": PASSWORD, "display_name": "x",
+        "roles": ["repair_partner"], "org_unit_id": w.records["shop"]["A"]["id"],
+        "partner_id": other})
+    assert made.status_code == 403 and "partner_id" in made.json()["error"]["fields"]
+    moved = w.api.patch(f"/users/{w.people['ptn_A']['id']}", headers=w.headers["rm_A"],
+                        json={"partner_id": other})
+    assert moved.status_code == 403 and "partner_id" in moved.json()["error"]["fields"]
+    same = w.api.patch(f"/users/{w.people['ptn_A']['id']}", headers=w.headers["rm_A"],
+                       json={"partner_id": w.people["ptn_A"]["partner_id"]})
+    assert same.status_code == 200

@@ -44,6 +44,16 @@ def grant_problems(caller: Caller, roles) -> list[str]:
     return problems
 
 
+def partner_binding_problem(caller: Caller, old_partner_id: int | None,
+                            new_partner_id: int | None) -> str | None:
+    """Binding a user to a partner company hands them that partner's service records
+    (tickets, consumers' phones, parts orders), whichever region it serves: only an admin
+    binds or rebinds; anyone who manages the user may still unbind."""
+    if caller.is_admin or new_partner_id in (None, old_partner_id):
+        return None
+    return "only an admin binds a user to a partner company"
+
+
 def may_manage_users_at(caller: Caller, org_path: str) -> bool:
     """Create or change users in the unit at `org_path`."""
     if caller.is_admin:

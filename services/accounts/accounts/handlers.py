@@ -306,12 +306,19 @@ def _check_grants(caller: Caller, roles) -> None:
         raise Forbidden("; ".join(problems), {"roles": problems})
 
 
+def _check_partner_binding(caller: Caller, old: int | None, new: int | None) -> None:
+    problem = domain.partner_binding_problem(caller, old, new)
+    if problem:
+        raise Forbidden(problem, {"partner_id": [problem]})
+
+
 def create_user(unit: UnitOfWork, data: dict) -> dict:
     caller = unit.caller
     org_unit = _visible_org_unit(unit, data["org_unit_id"], field="org_unit_id")
     if not domain.may_manage_users_at(caller, org_unit.path):
         raise Forbidden("You may not create users in this org unit")
     _check_grants(caller, data["roles"])
+    _check_partner_binding(caller, None, data.get("partner_id"))
     if data.get("manager_id"):
         _check_manager(unit, data["manager_id"], None, org_unit.path)
     if data["password"].lower() == data["username"].lower():
@@ -399,6 +406,7 @@ def update_user(unit: UnitOfWork, user_id: int, data: dict) -> dict:
     elif "org_unit_id" in data and user.manager_id:
         _check_manager(unit, user.manager_id, user.id, user_path)
     if "partner_id" in data and data["partner_id"] != user.partner_id:
+        _check_partner_binding(caller, user.partner_id, data["partner_id"])
         # Tokens carry the partner a repair partner's user acts for.
         cut_off_reason = "partner changed"
     for name in ("display_name", "partner_id", "locale", "time_zone"):

@@ -28,6 +28,15 @@ def test_managers_manage_their_subtree_only_and_only_lower_ranks():
     assert not domain.may_manage_users_at(caller("field_sales"), "/1/2/")
 
 
+def test_only_admins_bind_users_to_a_partner_company():
+    assert domain.partner_binding_problem(caller("admin"), None, 7) is None
+    assert domain.partner_binding_problem(caller("region_manager"), None, 7)
+    assert domain.partner_binding_problem(caller("hq_head"), 7, 8)
+    assert domain.partner_binding_problem(caller("region_manager"), 7, 7) is None
+    assert domain.partner_binding_problem(caller("region_manager"), 7, None) is None
+    assert domain.partner_binding_problem(caller("region_manager"), None, None) is None
+
+
 def test_visibility_of_org_units_includes_own_chain_not_siblings():
     rm = caller("region_manager")
     assert domain.may_see_org_unit(rm, "/1/")
