@@ -99,6 +99,7 @@ class Stack:
         self.env["PYTHONUNBUFFERED"] = "1"
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, list[str]] = {}
 
     @property
     def url(self) -> str:
@@ -115,9 +116,23 @@ class Stack:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives with the child)
+        self.commands[name] = args
         self.processes[name] = subprocess.Popen(
             args, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None,
             start_new_session=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process and its children, as a crash would: no cleanup runs."""
+        proc = self.processes[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def respawn(self, name: str) -> None:
+        """Start a stopped process again with the command it was first started with."""
+        if self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self._spawn(name, self.commands[name])
 
     def start_object_store(self) -> None:
         if self.env.get("MINIO_ENDPOINT"):
@@ -127,7 +142,11 @@ class Stack:
         self._spawn("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)])
         self.env["MINIO_ENDPOINT"] = f"127.0.0.1:{port}"
         self.env["MINIO_SECURE"] = "false"
-        wait_for(lambda: port_open("127.0.0.1", port), "the S3 server", 30)
+        self.wait_object_store()
+
+    def wait_object_store(self) -> None:
+        host, _, port = self.env["MINIO_ENDPOINT"].rpartition(":")
+        wait_for(lambda: port_open(host, int(port)), "the S3 server", 30)
 
     def migrate(self) -> None:
         code = ("import sys\nfrom crmkit.migrations import upgrade\n"
