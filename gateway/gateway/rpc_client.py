@@ -13,6 +13,10 @@ from nameko.constants import HEADER_PREFIX
 from crmkit.errors import ServiceUnavailable
 
 RPC_EXCHANGE = "nameko-rpc"
+# What a publish raises while the broker is gone or the robust connection is still
+# restoring its channel (a RuntimeError, not an AMQPError).
+BUS_DOWN = (aio_pika.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError,
+            ConnectionError)
 
 
 class RemoteError(Exception):
@@ -76,7 +80,7 @@ class RpcClient:
             body = await asyncio.wait_for(future, timeout or self.timeout)
         except TimeoutError:
             raise ServiceUnavailable(f"{service} did not answer in time") from None
-        except aio_pika.exceptions.AMQPError:
+        except BUS_DOWN:
             raise ServiceUnavailable("The message bus is unavailable") from None
         finally:
             self._pending.pop(correlation_id, None)

@@ -12,7 +12,7 @@ result already encoded as JSON (a cached report), which is sent as it is.
 `event_handler`: competing consumers per service, the handled `event_id` claimed in the
 same transaction as the effects (duplicates are skipped), and failures retried through
 a delay queue a bounded number of times, then parked in a dead-letter queue, never
-silently acked.
+silently acked; an outage of the database or of a called service retries without counting.
 
 `batch_event_handler`: the same guarantees for a high-volume event, handled up to
 `event_batch_max` queued events per transaction (see `BatchEventHandler`).
@@ -23,6 +23,7 @@ import sys
 
 import kombu.serialization
 from kombu import Connection, Exchange, Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
 from nameko.amqp.publish import Publisher
 from nameko.constants import (
@@ -41,7 +42,7 @@ from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 from nameko.timer import Timer
 
 from crmkit.database import canonical_event_id, translate_db_error, unit_of_work_of
-from crmkit.errors import CrmError
+from crmkit.errors import CrmError, ServiceUnavailable
 from crmkit.settings import bus_settings
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,15 @@ class _ReplyPublisher:
         self.connection = self._connections[key]
 
     def publish(self, payload, **kwargs):
-        with producers[self.connection].acquire(block=True) as producer:
-            producer.publish(payload, delivery_mode=1, retry=True,
-                             retry_policy=DEFAULT_RETRY_POLICY, **kwargs)
+        try:
+            with producers[self.connection].acquire(block=True) as producer:
+                producer.publish(payload, delivery_mode=1, retry=True,
+                                 retry_policy=DEFAULT_RETRY_POLICY, **kwargs)
+        except (KombuOperationalError, OSError):
+            # The broker is gone (retries included). The work is committed; the reply is
+            # lost as on a dropped network and the caller times out and retries (creates
+            # carry an Idempotency-Key). Raising here would kill the service container.
+            log.warning("RPC reply lost: the broker is unreachable", exc_info=True)
 
 
 class JsonText:
@@ -206,12 +213,18 @@ class IdempotentEventHandler(EventHandler):
 
     def _retry_or_park(self, message, exc_info):
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
-        headers = dict(message.headers or {}, **{ATTEMPT_HEADER: attempt + 1})
-        parked = attempt >= self.max_attempts
+        # A database or a service that is down says nothing about the event: it waits in
+        # the retry queue for as long as the outage lasts, and only failures of the
+        # handling itself count towards parking it.
+        outage = isinstance(exc_info[1], ServiceUnavailable)
+        next_attempt = attempt if outage else attempt + 1
+        headers = dict(message.headers or {}, **{ATTEMPT_HEADER: next_attempt})
+        parked = not outage and attempt >= self.max_attempts
         target = self.dead_queue if parked else self.retry_queue
         log.warning("event handler %s failed (attempt %s), %s", self.method_name, attempt,
-                    "parked in dead-letter queue" if parked else "will retry",
-                    exc_info=exc_info)
+                    "parked in dead-letter queue" if parked else
+                    "will retry after the outage" if outage else "will retry",
+                    exc_info=None if outage else exc_info)
         # Published before the ack: if this publish fails the ack never happens and the
         # broker redelivers the original.
         self.publisher.publish(message.payload, exchange=target.exchange,
