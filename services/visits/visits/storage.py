@@ -99,6 +99,10 @@ class PhotoStore:
         sign that header, so the store does not enforce it: `inspect` reports what was
         stored and the caller compares."""
         del content_type  # part of the contract with the client, checked on confirm
+        # Presigning is local arithmetic; a URL is only worth issuing if the store can take
+        # the upload. One HEAD of the bucket makes an unreachable store a 503 now rather
+        # than a failed PUT later, and remakes the bucket of a new or wiped store.
+        self.ensure_bucket()
         with _store_errors():
             return self.client.presigned_put_object(self.bucket, key,
                                                     expires=timedelta(seconds=expires_s))

@@ -166,7 +166,7 @@ def _fast_failing_client(endpoint: str) -> Minio:
 
 def _assert_unavailable(down: PhotoStore) -> None:
     for call in (lambda: down.inspect(_key(), MAX_BYTES), lambda: down.remove(_key()),
-                 down.ensure_bucket):
+                 down.ensure_bucket, lambda: down.presign_put(_key(), "image/jpeg", 60)):
         started = time.monotonic()
         with pytest.raises(ServiceUnavailable) as caught:
             call()
@@ -179,8 +179,9 @@ def _assert_unavailable(down: PhotoStore) -> None:
 def test_closed_port_is_service_unavailable():
     down = PhotoStore(_fast_failing_client(f"127.0.0.1:{free_port()}"), "visits-test-down")
     _assert_unavailable(down)
-    # Presigning is local computation (the region is configured): it works regardless.
-    assert down.presign_put(_key(), "image/jpeg", 60).startswith("http://127.0.0.1:")
+    # Presigning a download is local computation (the region is configured); an upload URL
+    # is only issued once the bucket answered (above).
+    assert down.presign_get(_key(), 60).startswith("http://127.0.0.1:")
 
 
 class _BadGateway(http.server.BaseHTTPRequestHandler):
