@@ -14,7 +14,9 @@ from local_stack import Stack, free_port  # noqa: E402
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    env = dict(os.environ)
+    # INFO, as production runs: the access log and every handled event are written, and
+    # test_secrets_e2e reads them all for leaked secrets.
+    env = dict(os.environ, CRM_LOG_LEVEL="INFO")
     stack = Stack(env=env, log_dir=tmp_path_factory.mktemp("stack-logs"),
                   gateway_port=free_port(),
                   replicas=int(os.environ.get("CRM_TEST_REPLICAS", "2")))
@@ -56,5 +58,7 @@ def login(api):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Fuzzing runs after every other end-to-end test: it changes shared state at random."""
-    items.sort(key=lambda item: item.get_closest_marker("fuzz") is not None)
+    """Fuzzing runs after every other end-to-end test (it changes shared state at random),
+    and the scan of the logs for secrets after that (it reads what the session wrote)."""
+    items.sort(key=lambda item: (item.get_closest_marker("scans_logs") is not None,
+                                 item.get_closest_marker("fuzz") is not None))

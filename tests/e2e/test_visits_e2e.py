@@ -70,12 +70,17 @@ def test_a_visit_with_photo_proof(api, field):
                 "sha256": hashlib.sha256(photo).hexdigest(), "source": "camera"}
     slot = api.post(f"/visits/{visit['id']}/photos", headers=sales, json=declared)
     assert slot.status_code == 201, slot.text
+    # Upload and download URLs are short-lived (CRM_PHOTO_*_URL_TTL, 300 s by default).
+    expires_in = (datetime.fromisoformat(slot.json()["expires_at"]) - datetime.now(UTC))
+    assert 0 < expires_in.total_seconds() <= 300
+    assert "X-Amz-Expires=300&" in slot.json()["upload_url"]
     assert httpx.put(slot.json()["upload_url"], content=photo,
                      headers={"Content-Type": "image/jpeg"}).status_code == 200
     confirm = f"/visits/{visit['id']}/photos/{slot.json()['photo_id']}/confirm"
     confirmed = api.post(confirm, headers=sales)
     assert confirmed.status_code == 200, confirmed.text
     assert httpx.get(confirmed.json()["download_url"]).content == photo
+    assert "X-Amz-Expires=300&" in confirmed.json()["download_url"]
 
     not_image = b"plain text, not a photo" * 10
     fake = api.post(f"/visits/{visit['id']}/photos", headers=sales, json={
