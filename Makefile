@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install protos run test test-unit migrate bench lint clean
+.PHONY: install protos run test test-unit migrate bench lint audit clean
 
 install: $(STAMP)
 
@@ -39,8 +39,20 @@ bench: install protos
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/gateway.py
 
-lint: install
+lint: install audit
 	$(BIN)/ruff check .
 
+# Known vulnerabilities in the pinned dependencies (PyPI's advisory data, or OSV with
+# AUDIT_SERVICE=osv). pip-audit lives in a venv of its own so that its dependencies never
+# move the project's pins. It needs the registry's JSON API or api.osv.dev: where neither
+# is reachable it fails, saying so, rather than passing without having looked.
+AUDIT_VENV := .venv-audit
+AUDIT_SERVICE ?= pypi
+audit:
+	@test -x $(AUDIT_VENV)/bin/pip-audit || ($(PYTHON) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/pip install -q --disable-pip-version-check pip-audit==2.10.1)
+	$(AUDIT_VENV)/bin/pip-audit --strict --no-deps --disable-pip -s $(AUDIT_SERVICE) \
+		-r requirements.lock
+
 clean:
-	rm -rf $(VENV) .run services/*/*/protos_gen
+	rm -rf $(VENV) $(AUDIT_VENV) .run services/*/*/protos_gen
