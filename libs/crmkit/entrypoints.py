@@ -20,6 +20,7 @@ silently acked; an outage of the database or of a called service retries without
 import functools
 import logging
 import sys
+from collections import OrderedDict
 
 import kombu.serialization
 from kombu import Connection, Exchange, Queue
@@ -250,13 +251,65 @@ def event_handler(source_service: str, event_type: str):
 
 
 class _BatchQueueConsumer(QueueConsumer):
-    """nameko's queue consumer (reconnects, heartbeats, acks) on a connection of its own,
-    with a prefetch that leaves room for a batch in flight and the next one queuing (the
-    shared consumer's prefetch is `max_workers`)."""
+    """nameko's queue consumer (reconnects, heartbeats) on a connection of its own, with a
+    prefetch that leaves room for a batch in flight and the next one queuing (the shared
+    consumer's prefetch is `max_workers`). Unlike nameko's it starts no thread per message
+    (the batching handler only queues it) and acks a whole batch with one `multiple` ack:
+    the deliveries of each channel are tracked in order, and an ack covers only the oldest
+    ones that are all settled, never one still being handled."""
+
+    def __init__(self):
+        super().__init__()
+        # Per channel, deliveries in order: tag -> None while unsettled, then "ack" or
+        # "requeued".
+        self._unsettled: dict = {}
 
     @property
     def prefetch_count(self):
         return 2 * bus_settings().event_batch_max
+
+    def handle_message(self, provider, body, message):
+        self._unsettled.setdefault(message.channel, OrderedDict())[message.delivery_tag] = None
+        provider.handle_message(body, message)
+
+    def ack_message(self, message):
+        self.ack_messages([message])
+
+    def ack_messages(self, messages) -> None:
+        self._settle(messages, "ack")
+
+    def requeue_message(self, message):
+        super().requeue_message(message)
+        self._settle([message], "requeued")
+
+    def _settle(self, messages, how: str) -> None:
+        touched = {}
+        for message in messages:
+            deliveries = self._unsettled.get(message.channel)
+            if deliveries is None or message.delivery_tag not in deliveries:
+                if how == "ack":
+                    super().ack_message(message)
+                continue
+            deliveries[message.delivery_tag] = how
+            touched[message.channel] = deliveries
+        for channel, deliveries in touched.items():
+            last = None
+            while deliveries:
+                tag, state = next(iter(deliveries.items()))
+                if state is None:
+                    break
+                deliveries.popitem(last=False)
+                if state == "ack":
+                    last = tag
+            if not deliveries:
+                del self._unsettled[channel]
+            # Every delivery up to `last` is settled: acked here, or requeued already
+            # (which a multiple ack passes over).
+            if last is not None and channel.connection:
+                try:
+                    channel.basic_ack(last, multiple=True)
+                except ConnectionError:  # pragma: no cover (the broker redelivers them)
+                    pass
 
 
 class BatchEventHandler(IdempotentEventHandler):
@@ -292,20 +345,30 @@ class BatchEventHandler(IdempotentEventHandler):
             self.queue_consumer.requeue_message(message)
 
     def handle_message(self, body, message):
+        """In the queue consumer's thread: queue the message, start a batch if a slot is
+        free (in a thread of its own: starting a worker may wait for a free one)."""
         if self._stopping:
             self.queue_consumer.requeue_message(message)
             return
         self._pending.append((body, message))
-        self._dispatch()
+        self._start_if_free()
 
-    def _dispatch(self):
-        while self._pending and self._running < self.BATCHES_IN_FLIGHT and not self._stopping:
-            batch = self._pending[:self.max_batch]
-            del self._pending[:self.max_batch]
+    def _start_if_free(self) -> None:
+        if self._pending and self._running < self.BATCHES_IN_FLIGHT and not self._stopping:
+            self._running += 1
+            self.container.spawn_managed_thread(self._start_batch,
+                                                identifier=f"{self.method_name}.batch")
+
+    def _start_batch(self) -> None:
+        batch = self._pending[:self.max_batch]
+        del self._pending[:self.max_batch]
+        if batch:
             self._spawn(batch)
+        else:
+            self._running -= 1
 
     def _spawn(self, batch: list) -> None:
-        self._running += 1
+        """Run `batch` in a worker; its slot in `_running` is taken already."""
         # Events carry their actor; a batch mixes callers, so only a lone event keeps its
         # message's context (request id, caller).
         context = self.unpack_message_headers(batch[0][1]) if len(batch) == 1 else {}
@@ -322,8 +385,7 @@ class BatchEventHandler(IdempotentEventHandler):
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         self._running -= 1
         if exc_info is None:
-            for _, message in batch:
-                self.queue_consumer.ack_message(message)
+            self.queue_consumer.ack_messages([message for _, message in batch])
         elif len(batch) == 1:
             self._retry_or_park(batch[0][1], exc_info)
             self.queue_consumer.ack_message(batch[0][1])
@@ -331,8 +393,9 @@ class BatchEventHandler(IdempotentEventHandler):
             log.warning("event handler %s failed on a batch of %s, handling each alone",
                         self.method_name, len(batch), exc_info=exc_info)
             for item in batch:
+                self._running += 1
                 self._spawn([item])
-        self._dispatch()
+        self._start_if_free()
         return result, exc_info
 
 

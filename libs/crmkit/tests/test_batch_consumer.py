@@ -115,3 +115,44 @@ def test_a_failing_batch_is_handled_event_by_event(consumer_db, start_service):
     assert counts == {e["event_id"]: 1 for e in good}
     with Connection(bus_settings().amqp_uri) as conn:
         conn.channel().queue_purge(dlq)
+
+
+class _Channel:
+    """Records the acks a queue consumer sends (the bookkeeping below needs no broker)."""
+
+    connection = True
+
+    def __init__(self):
+        self.acks = []
+
+    def basic_ack(self, tag, multiple=False):
+        self.acks.append((tag, multiple))
+
+
+class _Message:
+    def __init__(self, channel, tag):
+        self.channel, self.delivery_tag = channel, tag
+
+
+def test_one_multiple_ack_covers_only_settled_deliveries(monkeypatch):
+    from nameko.messaging import QueueConsumer
+
+    from crmkit.entrypoints import _BatchQueueConsumer
+    monkeypatch.setattr(QueueConsumer, "requeue_message", lambda self, message: None)
+    consumer, channel = _BatchQueueConsumer(), _Channel()
+    messages = {tag: _Message(channel, tag) for tag in range(1, 7)}
+
+    class Provider:
+        def handle_message(self, body, message):
+            pass
+    for message in messages.values():
+        consumer.handle_message(Provider(), {}, message)
+    consumer.ack_messages([messages[2], messages[3]])
+    assert channel.acks == []  # 1 is still being handled
+    consumer.ack_message(messages[1])
+    assert channel.acks == [(3, True)]
+    consumer.requeue_message(messages[5])
+    consumer.ack_message(messages[4])
+    assert channel.acks == [(3, True), (4, True)]  # never past 6, still unsettled
+    consumer.ack_message(messages[6])
+    assert channel.acks == [(3, True), (4, True), (6, True)]
