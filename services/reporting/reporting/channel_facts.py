@@ -6,7 +6,10 @@ changes to a newer fact.
 The form and line upserts run for every inspection event (a day holds ~14,000 lines), so
 they are written out as SQL once: SQLAlchemy never caches its PostgreSQL `INSERT ... ON
 CONFLICT` (the dialect's Insert is not cacheable), and building and compiling them per
-event cost more CPU than everything else a consumer does (bench/reports.py)."""
+event cost more CPU than everything else a consumer does (bench/reports.py). They take
+arrays (`unnest`): the consumer of line events applies a whole batch of events in three
+statements (`apply_lines`), a single event being a batch of one; the rebuild replays one
+event at a time through the same code."""
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -17,14 +20,28 @@ from reporting.models import PartnerCopy
 from reporting.periods import parse_time
 
 # draft -> submitted -> reviewed; a late "draft" event never takes a form back. (The same
-# order is spelled out in _UPSERT_FORM.)
+# order is spelled out in _UPSERT_FORMS.)
 STATUS_RANK = {"draft": 0, "submitted": 1, "reviewed": 2}
 
-# The owner only changes to a newer fact (owner_as_of); SET reads the row as it was.
-_UPSERT_FORM = text("""
+# The cached reports of the months a transaction changes go stale with its commit (see
+# report_cache): it says it bumps them itself (the tables' triggers then leave the other
+# months' reports alone), writes, then bumps them once, last, so the version rows are
+# locked only from there to the commit.
+_MONTHS_BUMPED_HERE = text("SELECT set_config('reporting.months_bumped', 'on', true)")
+_BUMP_MONTHS = text("""
+    INSERT INTO report_versions AS v (topic, shard, version)
+    SELECT DISTINCT 'month:' || m, (pg_backend_pid() % 8)::smallint, 1
+    FROM unnest(CAST(:months AS text[])) AS m ORDER BY 1
+    ON CONFLICT (topic, shard) DO UPDATE SET version = v.version + 1""")
+# One row per form (each form once per statement). The owner only changes to a newer fact
+# (owner_as_of); SET reads the row as it was.
+_UPSERT_FORMS = text("""
     INSERT INTO inspection_forms AS f
         (inspection_id, partner_id, partner_name, month, owner_id, status, owner_as_of)
-    VALUES (:inspection_id, :partner_id, :partner_name, :month, :owner_id, :status, :at)
+    SELECT * FROM unnest(CAST(:inspection_ids AS bigint[]), CAST(:partner_ids AS bigint[]),
+                         CAST(:partner_names AS text[]), CAST(:months AS text[]),
+                         CAST(:owner_ids AS bigint[]), CAST(:statuses AS text[]),
+                         CAST(:ats AS timestamptz[]))
     ON CONFLICT (inspection_id) DO UPDATE SET
         status = CASE WHEN (CASE excluded.status WHEN 'draft' THEN 0 WHEN 'submitted' THEN 1
                                                  WHEN 'reviewed' THEN 2 ELSE -1 END)
@@ -36,20 +53,25 @@ _UPSERT_FORM = text("""
         owner_as_of = CASE WHEN f.owner_as_of <= excluded.owner_as_of
                            THEN excluded.owner_as_of ELSE f.owner_as_of END,
         partner_name = excluded.partner_name
-    RETURNING owner_id""")
+    RETURNING inspection_id, owner_id""")
 # A new owner takes the form's totals along (its lines count for whoever fills it).
 _MOVE_TOTALS = text("""
-    UPDATE channel_line_totals SET owner_id = :owner_id
-    WHERE inspection_id = :inspection_id AND owner_id <> :owner_id""")
-_ADD_LINE = text("""
+    UPDATE channel_line_totals t SET owner_id = f.owner_id
+    FROM unnest(CAST(:inspection_ids AS bigint[]), CAST(:owner_ids AS bigint[]))
+        AS f(inspection_id, owner_id)
+    WHERE t.inspection_id = f.inspection_id AND t.owner_id <> f.owner_id""")
+# One row per form and product type: the lines of the batch added at once.
+_ADD_LINES = text("""
     INSERT INTO channel_line_totals AS t
         (inspection_id, product_type, month, partner_id, owner_id, line_count, quantity,
          amount)
-    VALUES (:inspection_id, :product_type, :month, :partner_id, :owner_id, 1, :quantity,
-            :amount)
+    SELECT * FROM unnest(CAST(:inspection_ids AS bigint[]), CAST(:product_types AS text[]),
+                         CAST(:months AS text[]), CAST(:partner_ids AS bigint[]),
+                         CAST(:owner_ids AS bigint[]), CAST(:line_counts AS bigint[]),
+                         CAST(:quantities AS bigint[]), CAST(:amounts AS numeric[]))
     ON CONFLICT (inspection_id, product_type) DO UPDATE SET
-        line_count = t.line_count + 1, quantity = t.quantity + excluded.quantity,
-        amount = t.amount + excluded.amount""")
+        line_count = t.line_count + excluded.line_count,
+        quantity = t.quantity + excluded.quantity, amount = t.amount + excluded.amount""")
 
 
 def apply_partner(session: Session, event: dict) -> None:
@@ -67,31 +89,89 @@ def apply_partner(session: Session, event: dict) -> None:
         where=PartnerCopy.as_of <= stmt.excluded.as_of))
 
 
-def _upsert_form(session: Session, event: dict) -> int:
-    """The form fields every inspection event carries; returns the owner in force."""
-    data = event["data"]
-    owner_id = session.execute(_UPSERT_FORM, {
-        "inspection_id": data["inspection_id"], "partner_id": data["partner_id"],
-        "partner_name": data.get("partner_name") or "", "month": data["month"],
-        "owner_id": data["owner_id"], "status": data["status"],
-        "at": parse_time(event["occurred_at"])}).scalar_one()
-    session.execute(_MOVE_TOTALS, {"inspection_id": data["inspection_id"],
-                                   "owner_id": owner_id})
-    return owner_id
+def _form_states(events: list[dict]) -> dict[int, dict]:
+    """What applying `events` one by one, in order, would leave of each form's fields,
+    as one row per form for _UPSERT_FORMS: partner and month of the first event (they
+    only matter when it inserts the row), the last partner name, the highest status
+    (the first event carrying it), and the owner of the last event with the newest time
+    (the upsert then compares that time with the row's, as each event would have)."""
+    forms: dict[int, dict] = {}
+    for event in events:
+        data = event["data"]
+        at = parse_time(event["occurred_at"])
+        form = forms.get(data["inspection_id"])
+        if form is None:
+            forms[data["inspection_id"]] = {
+                "partner_id": data["partner_id"], "month": data["month"],
+                "partner_name": data.get("partner_name") or "", "status": data["status"],
+                "owner_id": data["owner_id"], "at": at}
+            continue
+        form["partner_name"] = data.get("partner_name") or ""
+        if STATUS_RANK.get(data["status"], -1) > STATUS_RANK.get(form["status"], -1):
+            form["status"] = data["status"]
+        if form["at"] <= at:
+            form["owner_id"], form["at"] = data["owner_id"], at
+    return forms
 
 
-def apply_form(session: Session, event: dict) -> None:
+def _upsert_forms(session: Session, events: list[dict]) -> dict[int, int]:
+    """The form fields every inspection event carries, one statement for all the forms
+    of `events` (in id order: concurrent batches lock forms in the same order); returns
+    the owner in force per form, whose totals follow it."""
+    forms = _form_states(events)
+    ids = sorted(forms)
+    rows = [forms[i] for i in ids]
+    session.execute(_MONTHS_BUMPED_HERE)
+    owners = dict(session.execute(_UPSERT_FORMS, {
+        "inspection_ids": ids, "partner_ids": [r["partner_id"] for r in rows],
+        "partner_names": [r["partner_name"] for r in rows],
+        "months": [r["month"] for r in rows], "owner_ids": [r["owner_id"] for r in rows],
+        "statuses": [r["status"] for r in rows], "ats": [r["at"] for r in rows]}).all())
+    session.execute(_MOVE_TOTALS, {"inspection_ids": ids,
+                                   "owner_ids": [owners[i] for i in ids]})
+    return owners
+
+
+def _bump_months(session: Session, events: list[dict]) -> None:
+    session.execute(_BUMP_MONTHS, {"months": sorted({e["data"]["month"] for e in events})})
+
+
+def apply_forms(session: Session, events: list[dict]) -> None:
     """`inspection_created`, `inspection_updated`, `inspection_submitted`,
     `inspection_reviewed` (their `totals` are the same lines already counted one by
     one)."""
-    _upsert_form(session, event)
+    _upsert_forms(session, events)
+    _bump_months(session, events)
+
+
+def apply_lines(session: Session, events: list[dict]) -> None:
+    """`inspection_line_added` events (the form fields + `line`), in the order they are
+    applied: the same rows as applying them one by one, in three statements whatever
+    their number (lines summed per form and product type first)."""
+    owners = _upsert_forms(session, events)
+    cells: dict[tuple, list] = {}
+    for event in events:
+        data, line = event["data"], event["data"]["line"]
+        key = (data["inspection_id"], line["product_type"])
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = [data["month"], data["partner_id"], 0, 0, Decimal(0)]
+        cell[2] += 1
+        cell[3] += int(line["quantity"])
+        cell[4] += Decimal(str(line["amount"]))
+    keys = sorted(cells)
+    session.execute(_ADD_LINES, {
+        "inspection_ids": [k[0] for k in keys], "product_types": [k[1] for k in keys],
+        "months": [cells[k][0] for k in keys], "partner_ids": [cells[k][1] for k in keys],
+        "owner_ids": [owners[k[0]] for k in keys],
+        "line_counts": [cells[k][2] for k in keys],
+        "quantities": [cells[k][3] for k in keys], "amounts": [cells[k][4] for k in keys]})
+    _bump_months(session, events)
+
+
+def apply_form(session: Session, event: dict) -> None:
+    apply_forms(session, [event])
 
 
 def apply_line(session: Session, event: dict) -> None:
-    """`inspection_line_added`: the form fields + `line`."""
-    owner_id = _upsert_form(session, event)
-    data, line = event["data"], event["data"]["line"]
-    session.execute(_ADD_LINE, {
-        "inspection_id": data["inspection_id"], "product_type": line["product_type"],
-        "month": data["month"], "partner_id": data["partner_id"], "owner_id": owner_id,
-        "quantity": int(line["quantity"]), "amount": Decimal(str(line["amount"]))})
+    apply_lines(session, [event])

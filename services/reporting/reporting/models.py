@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -237,6 +238,41 @@ class ReportComment(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+# --- built reports and what they were built from ----------------------------------------
+class ReportVersion(Base):
+    """A counter per topic that every change of what a cached report reads adds one to,
+    in the changing transaction (database triggers, migration 0003): `month:<YYYY-MM>`
+    for the channel figures of a month (`channel_line_totals`, `inspection_forms`),
+    `global` for everything that reaches every month (`directory_users`, `org_units`,
+    `channel_partners`, and any TRUNCATE of these tables). Each topic is split over a few
+    `shard` rows (the writing backend's pid picks one) so concurrent writers rarely wait
+    on one row; a topic's version is the sum."""
+
+    __tablename__ = "report_versions"
+
+    topic: Mapped[str] = mapped_column(String(20), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class CachedReport(Base):
+    """A built report (its JSON) per month, group_by and the caller's scope, with the
+    versions it was built at (`stamp`); used only while they are still current. UNLOGGED:
+    a cache, lost on a crash and never replicated, shared by every replica."""
+
+    __tablename__ = "report_cache"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    report: Mapped[str] = mapped_column(String(20), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    group_by: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(1100), primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(60))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                               server_default=func.now())
 
 
 # What the rebuild empties and replays from the archive (the directory and org unit

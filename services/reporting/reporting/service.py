@@ -1,15 +1,16 @@
 """nameko entrypoints of the reporting service: reports and submissions over RPC, and the
 consumers that feed the read models (each event archived and applied once, in the same
-transaction)."""
+transaction). Inspection lines, the bulk of the events, are taken in batches: up to
+`CRM_EVENT_BATCH_MAX` queued lines archived and added in one transaction."""
 from crmkit import directory
 from crmkit.context import CallerContext, require_login
 from crmkit.database import Database
-from crmkit.entrypoints import event_handler, rpc
+from crmkit.entrypoints import batch_event_handler, event_handler, rpc
 from crmkit.health import database_ready
 from crmkit.idempotency import idempotent
 from crmkit.validation import load
 from reporting import org_units, reports, schemas, submissions
-from reporting.projections import feed
+from reporting.projections import feed, feed_many
 
 
 class ReportingService(directory.DirectoryReadCopy):
@@ -116,9 +117,10 @@ class ReportingService(directory.DirectoryReadCopy):
     def on_inspection_updated(self, event):
         self._feed("channels", event)
 
-    @event_handler("channels", "inspection_line_added")
-    def on_inspection_line_added(self, event):
-        self._feed("channels", event)
+    # (The method's name is the handler's key in `processed_events` and its queue's name.)
+    @batch_event_handler("channels", "inspection_line_added")
+    def on_inspection_line_added(self, events):
+        feed_many(self.db.session, "channels", events)
 
     @event_handler("channels", "inspection_submitted")
     def on_inspection_submitted(self, event):

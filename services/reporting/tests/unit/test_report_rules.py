@@ -116,8 +116,8 @@ def test_the_form_upsert_ranks_statuses_as_status_rank_says():
     the order of STATUS_RANK."""
     import re
 
-    from reporting.channel_facts import _UPSERT_FORM, STATUS_RANK
-    sql = " ".join(_UPSERT_FORM.text.split())
+    from reporting.channel_facts import _UPSERT_FORMS, STATUS_RANK
+    sql = " ".join(_UPSERT_FORMS.text.split())
     ranks = re.findall(r"WHEN '(\w+)' THEN (\d+)", sql)
     assert ranks == [(s, str(r)) for s, r in STATUS_RANK.items()] * 2
     assert sql.count("ELSE -1 END") == 2
