@@ -58,7 +58,13 @@ def test_me_round_trips_chinese_and_carries_security_headers(api, admin):
     assert reply.status_code == 200
     assert reply.json()["username"] == "admin" and reply.json()["org_path"] == "/1/"
     assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["x-frame-options"] == "DENY"
+    assert reply.headers["referrer-policy"] == "no-referrer"
+    assert reply.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in reply.headers["content-security-policy"]
     assert reply.headers["x-request-id"]
+    refused = api.get("/me")  # errors carry them too
+    assert refused.status_code == 401 and refused.headers["x-frame-options"] == "DENY"
 
 
 @pytest.mark.parametrize("headers", [
