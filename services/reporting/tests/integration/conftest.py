@@ -54,3 +54,21 @@ def region(system):
             made[f"{key}_name"] = user["display_name"]
         return made
     return make
+
+
+@pytest.fixture
+def channel_form(system):
+    """`channel_form(team, month, share)`: a partner of the team's channel owner, one of its
+    stores and the partner's inspection form of that month, made by the team's manager."""
+    def make(team: dict, month: str, share="35.50"):
+        manager = system(team["manager"], "channels")
+        partner = manager.create_partner(data={
+            "code": unique("P"), "name": unique("渠道商"), "kind": "chain",
+            "owner_id": team["owner"].user_id, "channel_share": share})
+        store = manager.create_store(data={"code": unique("S"), "name": "店",
+                                           "partner_id": partner["id"],
+                                           "owner_id": team["owner"].user_id})
+        form = manager.create_inspection(data={"partner_id": partner["id"], "month": month,
+                                               "store_ids": [store["id"]]})
+        return partner, store, form
+    return make

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crmkit.outbox import EventPublisher
 from crmkit.settings import bus_settings
-from crmkit.testing import ADMIN, unique, wait_until
+from crmkit.testing import ADMIN, wait_until
 from reporting.models import ChannelLineTotal, InspectionForm
 
 MONTH = "2031-06"
@@ -137,27 +137,14 @@ def test_a_backlog_published_twice_counts_once(running, engine):
         sum(Decimal(e["data"]["line"]["amount"]) for e in events))
 
 
-def _form(rpc_as, team):
-    manager = rpc_as(team["manager"], "channels")
-    partner = manager.create_partner(data={
-        "code": unique("P"), "name": unique("渠道商"), "kind": "chain",
-        "owner_id": team["owner"].user_id, "channel_share": "20.00"})
-    store = manager.create_store(data={"code": unique("S"), "name": "店",
-                                       "partner_id": partner["id"],
-                                       "owner_id": team["owner"].user_id})
-    form = manager.create_inspection(data={"partner_id": partner["id"], "month": MONTH,
-                                           "store_ids": [store["id"]]})
-    return partner, store, form
-
-
 def _amount(report: dict, key) -> str | None:
     return next((r["amount"] for r in report["rows"] if r["key"] == key), None)
 
 
 def test_a_cached_report_follows_new_lines_other_writers_and_moved_people(
-        system, region, engine):
+        system, region, channel_form, engine):
     team, other = region(), region()
-    partner, store, form = _form(system, team)
+    partner, store, form = channel_form(team, MONTH, share="20.00")
     owner = system(team["owner"], "channels")
     reports = system(team["manager"], "reporting")
 

@@ -8,22 +8,9 @@ import openpyxl
 import pytest
 
 from crmkit import errors
-from crmkit.testing import ADMIN, unique, wait_until
+from crmkit.testing import ADMIN, wait_until
 
 MONTH = "2031-05"
-
-
-def _form(rpc_as, team, share="35.50"):
-    manager = rpc_as(team["manager"], "channels")
-    partner = manager.create_partner(data={
-        "code": unique("P"), "name": unique("渠道商"), "kind": "chain",
-        "owner_id": team["owner"].user_id, "channel_share": share})
-    store = manager.create_store(data={"code": unique("S"), "name": "店",
-                                       "partner_id": partner["id"],
-                                       "owner_id": team["owner"].user_id})
-    form = manager.create_inspection(data={"partner_id": partner["id"], "month": MONTH,
-                                           "store_ids": [store["id"]]})
-    return partner, store, form
 
 
 def _report(proxy, **query) -> dict:
@@ -42,10 +29,10 @@ def _settled(report, key, lines) -> bool:
     return row is not None and row["line_count"] == lines and row["forms"]["submitted"] == 1
 
 
-def test_a_line_reaches_the_report_and_only_in_scope(system, region):
+def test_a_line_reaches_the_report_and_only_in_scope(system, region, channel_form):
     """(How fast is bench/reports.py's business: event-to-report lag at 200 events/s.)"""
     team, sibling = region(), region()
-    partner, store, form = _form(system, team)
+    partner, store, form = channel_form(team, MONTH)
     owner = system(team["owner"], "channels")
     reports = system(team["manager"], "reporting")
 
@@ -85,9 +72,9 @@ def test_a_line_reaches_the_report_and_only_in_scope(system, region):
     assert _report(system(sibling["manager"], "reporting"))["rows"] == []
 
 
-def test_exports_charts_and_bad_input(system, region):
+def test_exports_charts_and_bad_input(system, region, channel_form):
     team = region()
-    partner, store, form = _form(system, team, share=None)
+    partner, store, form = channel_form(team, MONTH, share=None)
     system(team["owner"], "channels").add_inspection_line(form["id"], data={
         "customer_name": "张三", "store_id": store["id"], "product_type": "燃气热水器",
         "quantity": 5, "amount": "500.00"})
@@ -124,13 +111,13 @@ def test_exports_charts_and_bad_input(system, region):
         system(None, "reporting").channel_report(query={"month": MONTH})
 
 
-def test_rebuild_from_the_archive_gives_the_same_figures(system, region):
+def test_rebuild_from_the_archive_gives_the_same_figures(system, region, channel_form):
     from crmkit.database import make_engine
     from crmkit.settings import database_settings
     from reporting.rebuild import rebuild
 
     team = region()
-    partner, store, form = _form(system, team)
+    partner, store, form = channel_form(team, MONTH)
     owner = system(team["owner"], "channels")
     for quantity in (1, 2, 3):
         owner.add_inspection_line(form["id"], data={
