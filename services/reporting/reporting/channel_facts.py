@@ -7,9 +7,9 @@ The form and line upserts run for every inspection event (a day holds ~14,000 li
 they are written out as SQL once: SQLAlchemy never caches its PostgreSQL `INSERT ... ON
 CONFLICT` (the dialect's Insert is not cacheable), and building and compiling them per
 event cost more CPU than everything else a consumer does (bench/reports.py). They take
-arrays (`unnest`): the consumer of line events applies a whole batch of events in three
-statements (`apply_lines`), a single event being a batch of one; the rebuild replays one
-event at a time through the same code."""
+arrays (`unnest`): the consumer of line events applies a whole batch of events in a
+fixed number of statements (`apply_lines`), a single event being a batch of one; the
+rebuild replays one event at a time through the same code."""
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -146,8 +146,8 @@ def apply_forms(session: Session, events: list[dict]) -> None:
 
 def apply_lines(session: Session, events: list[dict]) -> None:
     """`inspection_line_added` events (the form fields + `line`), in the order they are
-    applied: the same rows as applying them one by one, in three statements whatever
-    their number (lines summed per form and product type first)."""
+    applied: the same rows as applying them one by one, in the same five statements
+    whatever their number (lines summed per form and product type first)."""
     owners = _upsert_forms(session, events)
     cells: dict[tuple, list] = {}
     for event in events:
