@@ -51,6 +51,10 @@ def pytest_configure(config):
     os.environ["CRM_DELIVERY_MAX_ATTEMPTS"] = "4"
     os.environ["CRM_DELIVERY_TIMEOUT_S"] = "2"
     os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
+    # Several stacks and service containers live in one run against one PostgreSQL
+    # (max_connections 100): each process keeps at most 4 idle connections, 10 at a peak.
+    os.environ.setdefault("CRM_DB_POOL_SIZE", "4")
+    os.environ.setdefault("CRM_DB_MAX_OVERFLOW", "6")
     try:
         from psycogreen.eventlet import patch_psycopg
         patch_psycopg()
