@@ -55,6 +55,7 @@ def pytest_configure(config):
     # (max_connections 100): each process keeps at most 4 idle connections, 10 at a peak.
     os.environ.setdefault("CRM_DB_POOL_SIZE", "4")
     os.environ.setdefault("CRM_DB_MAX_OVERFLOW", "6")
+    os.environ.setdefault("CRM_GRPC_MAX_WORKERS", "8")  # within those 10
     try:
         from psycogreen.eventlet import patch_psycopg
         patch_psycopg()
