@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -196,6 +197,22 @@ class Stack:
         self.start_services()
         self.wait_ready()
         return self
+
+    @contextmanager
+    def running(self, log_tail: int = 3000):
+        """Start, yield the running stack, stop. If it does not come up, every process's
+        log tail is printed (the reason is in one of them) before the error passes on."""
+        try:
+            self.start()
+        except Exception:
+            for log in sorted(self.log_dir.glob("*.log")) if self.log_dir else []:
+                print(f"--- {log.name}\n{log.read_text(errors='replace')[-log_tail:]}")
+            self.stop()
+            raise
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def stop(self, grace: float = 10) -> None:
         for proc in self.processes.values():

@@ -19,18 +19,10 @@ def stack(tmp_path_factory):
     # INFO, as production runs: the access log and every handled event are written, and
     # test_secrets_e2e reads them all for leaked secrets.
     env = dict(os.environ, CRM_LOG_LEVEL="INFO")
-    stack = Stack(env=env, log_dir=tmp_path_factory.mktemp("stack-logs"),
-                  gateway_port=free_port(),
-                  replicas=int(os.environ.get("CRM_TEST_REPLICAS", "2")))
-    try:
-        stack.start()
-    except Exception:
-        for log in sorted(stack.log_dir.glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
+    with Stack(env=env, log_dir=tmp_path_factory.mktemp("stack-logs"),
+               gateway_port=free_port(),
+               replicas=int(os.environ.get("CRM_TEST_REPLICAS", "2"))).running() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="package")

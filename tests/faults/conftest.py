@@ -42,17 +42,9 @@ def fault_stack(broker, tmp_path_factory):
         "CRM_AMQP_HEARTBEAT": "5",
     })
     env.pop("MINIO_ENDPOINT", None)
-    stack = Stack(env=env, log_dir=tmp_path_factory.mktemp("fault-stack-logs"),
-                  gateway_port=free_port(), replicas=1)
-    try:
-        stack.start()
-    except Exception:
-        for log in sorted(stack.log_dir.glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
+    with Stack(env=env, log_dir=tmp_path_factory.mktemp("fault-stack-logs"),
+               gateway_port=free_port(), replicas=1).running() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="package")
