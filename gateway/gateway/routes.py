@@ -35,6 +35,8 @@ class Route:
     public: bool = False
     many: bool = False
     body_optional: bool = False
+    # Honours an Idempotency-Key: creates, and steps a retry must not take twice (a
+    # re-dispatch, assigned -> assigned, would otherwise move the ticket again).
     creates: bool = False
     # The body is a multipart file upload (field `file`), not JSON.
     upload: bool = False
@@ -376,7 +378,7 @@ ROUTES = [
           "after-sales", response=tickets.TicketSchema),
     Route("POST", "/tickets/{ticket_id}/transitions", "service_tickets", "transition_ticket",
           "Move a ticket on (illegal steps are 409)", "after-sales",
-          body=tickets.TransitionSchema, response=tickets.TicketSchema),
+          body=tickets.TransitionSchema, response=tickets.TicketSchema, creates=True),
     Route("POST", "/tickets/{ticket_id}/worklog", "service_tickets", "add_worklog",
           "Add to the work log; parts used come off the centre's shelf", "after-sales",
           body=tickets.WorkLogCreateSchema, response=tickets.WorkLogEntrySchema, status=201,

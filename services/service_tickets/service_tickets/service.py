@@ -113,6 +113,7 @@ class ServiceTicketsService:
         return tickets.list_tickets(self.db, load(schemas.TicketListQuerySchema(), query or {}))
 
     @rpc
+    @idempotent("transition_ticket")
     def transition_ticket(self, ticket_id, data):
         self._login()
         return tickets.transition_ticket(self.db, ticket_id,

@@ -287,3 +287,22 @@ def test_creates_honour_idempotency_keys(tickets, rpc_as):
     first, again = retrying.open_ticket(data=data), retrying.open_ticket(data=data)
     assert first == again
     assert len(agent.list_tickets(query={"consumer_id": consumer["id"]})["items"]) == 1
+
+
+def test_a_retried_re_dispatch_moves_the_ticket_once(tickets, rpc_as):
+    admin, agent = tickets(ADMIN), tickets(AGENT)
+    consumer, device = _consumer_with_phone(agent)
+    first, second = _centre(admin, consumer["region"]), _centre(admin, consumer["region"])
+    ticket = agent.open_ticket(data={"consumer_id": consumer["id"], "product_id": device["id"],
+                                     "channel": "call_center", "fault_description": "不开机",
+                                     "auto_dispatch": False})
+    agent.transition_ticket(ticket["id"], data={"to": "assigned",
+                                                "service_center_id": first["id"]})
+    retrying = rpc_as(AGENT, "service_tickets", idempotency_key=str(uuid.uuid4()),
+                      request_hash="re-dispatch")
+    move = {"to": "assigned", "service_center_id": second["id"]}
+    moved, replayed = (retrying.transition_ticket(ticket["id"], data=move),
+                       retrying.transition_ticket(ticket["id"], data=move))
+    assert moved == replayed and moved["service_center_id"] == second["id"]
+    history = [h["to_status"] for h in agent.get_ticket_history(ticket["id"])["items"]]
+    assert history == ["new", "assigned", "assigned"]
