@@ -31,6 +31,11 @@ def _no_repeats(values, what: str):
         raise ValidationError(f"{what} must not repeat")
 
 
+def _no_repeated_parts(lines):
+    # Field validators also see the lines that failed their own checks, part_id missing.
+    _no_repeats([line["part_id"] for line in lines if "part_id" in line], "parts")
+
+
 # --- consumers and products -----------------------------------------------------------------
 class ConsumerSchema(Schema):
     id = fields.Integer()
@@ -244,7 +249,7 @@ class WorkLogCreateSchema(Schema):
 
     @validates("parts_used")
     def _distinct(self, value, **kwargs):
-        _no_repeats([line["part_id"] for line in value], "parts")
+        _no_repeated_parts(value)
 
 
 class WorkLogEntrySchema(Schema):
@@ -400,7 +405,7 @@ class PartsOrderCreateSchema(Schema):
 
     @validates("lines")
     def _distinct(self, value, **kwargs):
-        _no_repeats([line["part_id"] for line in value], "parts")
+        _no_repeated_parts(value)
 
 
 class PartsOrderListQuerySchema(PageQuerySchema):
