@@ -15,6 +15,20 @@ def _schema_name(schema_cls) -> str:
     return schema_cls.__name__.removesuffix("Schema")
 
 
+def _is_json(media: str) -> bool:
+    return media.split(";")[0].strip() == "application/json"
+
+
+def _body(route, ref) -> dict:
+    if route.response is None:
+        return {"type": "object"}
+    if route.many:
+        return {"type": "object", "required": ["items", "next_cursor"], "properties": {
+            "items": {"type": "array", "items": ref(route.response)},
+            "next_cursor": {"type": "string", "nullable": True}}}
+    return ref(route.response)
+
+
 def build_spec(routes, prefix: str) -> dict:
     spec = APISpec(title="CRM gateway", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()])
@@ -59,22 +73,20 @@ def build_spec(routes, prefix: str) -> dict:
             operation["requestBody"] = {"required": not route.body_optional, "content": {
                 "application/json": {"schema": ref(route.body)}}}
         if route.download:
-            body = {"type": "string", "format": "binary"}
-        elif route.response is None:
-            body = {"type": "object"}
-        elif route.many:
-            body = {"type": "object", "required": ["items", "next_cursor"], "properties": {
-                "items": {"type": "array", "items": ref(route.response)},
-                "next_cursor": {"type": "string", "nullable": True}}}
+            # The file in each media type the RPC may answer; a JSON answer (a report
+            # asked for as format=json) is data, not a file.
+            content = {media.split(";")[0].strip(): {"schema": {"type": "string",
+                                                                "format": "binary"}}
+                       for media in route.download if not _is_json(media)}
+            if any(_is_json(media) for media in route.download):
+                content["application/json"] = {"schema": ref(route.response)
+                                               if route.response else {"type": "object"}}
         else:
-            body = ref(route.response)
-        content = {"application/octet-stream" if route.download else "application/json":
-                   {"schema": body}}
-        if route.download and route.response is not None:
-            content["application/json"] = {"schema": ref(route.response)}
+            content = {"application/json": {"schema": _body(route, ref)}}
         operation["responses"][str(route.status)] = {"description": "OK", "content": content}
         for status, text in ERROR_STATUSES.items():
-            if route.public and status in (401, 403):
+            # Public routes check credentials themselves (401), never a role (403).
+            if route.public and status == 403:
                 continue
             operation["responses"][str(status)] = {"description": text, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

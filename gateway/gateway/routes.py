@@ -11,6 +11,7 @@ from crmkit.audit import AuditEntrySchema, audit_query_schema
 from crmkit.pagination import PageQuerySchema
 from notifications import schemas as notifications
 from reporting import schemas as reporting
+from reporting.exports import CONTENT_TYPES as REPORT_CONTENT_TYPES
 from service_tickets import schemas as tickets
 from visits import schemas as visits
 
@@ -18,6 +19,8 @@ from visits import schemas as visits
 AUDIT_OWNERS = {**dict.fromkeys(accounts.AUDITED_RESOURCES, "accounts"),
                 **dict.fromkeys(channels.AUDITED_RESOURCES, "channels"),
                 **dict.fromkeys(tickets.AUDITED_RESOURCES, "service_tickets")}
+
+REPORT_TYPES = tuple(REPORT_CONTENT_TYPES.values())
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,9 @@ class Route:
     creates: bool = False
     # The body is a multipart file upload (field `file`), not JSON.
     upload: bool = False
-    # The RPC answers a file ({filename, content_type, content_base64}): send its bytes.
-    download: bool = False
+    # The RPC answers a file ({filename, content_type, content_base64}) of one of these
+    # media types: send its bytes (an application/json answer is sent as JSON data).
+    download: tuple[str, ...] = ()
     # (query parameter, {value: service}): the service is chosen by that parameter.
     service_by: tuple[str, dict[str, str]] | None = None
 
@@ -95,7 +99,8 @@ ROUTES = [
           creates=True),
     Route("GET", "/customers/export", "accounts", "export_customers",
           "Your customers as CSV (UTF-8 with BOM) or XLSX", "customers",
-          query=accounts.ExportQuerySchema, download=True),
+          query=accounts.ExportQuerySchema,
+          download=tuple(accounts.EXPORT_CONTENT_TYPES.values())),
     Route("GET", "/customers/duplicates", "accounts", "find_customer_duplicates",
           "Likely duplicates of a name, phone or tax id, with a score", "customers",
           query=accounts.DuplicateQuerySchema, response=accounts.DuplicateCandidateSchema,
@@ -302,15 +307,15 @@ ROUTES = [
           "Monthly channel report in your subtree (inspection lines by product type, form "
           "statuses, channel share) by partner, owner or org unit; JSON, CSV, XLSX or a "
           "PNG/SVG chart", "reports", query=reporting.ChannelReportQuerySchema,
-          download=True),
+          download=REPORT_TYPES),
     Route("GET", "/reports/visits", "reporting", "visit_report",
           "Monthly visit KPIs per employee (visits vs target, store coverage, fraud "
           "signals); JSON, CSV, XLSX or a PNG/SVG chart", "reports",
-          query=reporting.MonthReportQuerySchema, download=True),
+          query=reporting.MonthReportQuerySchema, download=REPORT_TYPES),
     Route("GET", "/reports/tickets", "reporting", "ticket_report",
           "Monthly after-sales report (status, region, SLA, top fault codes by model, "
           "parts, repair time, satisfaction); JSON, CSV, XLSX or a PNG/SVG chart", "reports",
-          query=reporting.MonthReportQuerySchema, download=True),
+          query=reporting.MonthReportQuerySchema, download=REPORT_TYPES),
     Route("POST", "/reports/submissions", "reporting", "submit_report",
           "Send a month's report one level up, to your direct manager only", "reports",
           body=reporting.SubmissionCreateSchema, response=reporting.SubmissionSchema,

@@ -42,6 +42,17 @@ def test_openapi_document_is_valid_and_lists_every_route():
         assert route.method.lower() in spec["paths"]["/api/v1" + route.path]
 
 
+def test_openapi_documents_what_files_and_public_routes_answer():
+    paths = build_spec(ROUTES, "/api/v1")["paths"]
+    report = paths["/api/v1/reports/tickets"]["get"]["responses"]["200"]["content"]
+    assert set(report) == {"application/json", "text/csv", "image/png", "image/svg+xml",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    export = paths["/api/v1/customers/export"]["get"]["responses"]["200"]["content"]
+    assert "text/csv" in export and "application/json" not in export
+    login = paths["/api/v1/auth/token"]["post"]["responses"]
+    assert "401" in login and "403" not in login  # wrong password; no role checked
+
+
 def test_every_typed_error_has_a_status_and_unknown_errors_are_500_without_detail():
     assert set(HTTP_STATUS) == set(errors.ERROR_TYPES.values())
     remote = RemoteError({"exc_type": "KeyError", "exc_path": "builtins.KeyError",

@@ -14,6 +14,7 @@ from accounts.customer_keys import name_key, phone_key, tax_key
 from accounts.field_permissions import rules_of
 from accounts.models import Contact, Customer, OrgUnit, User
 from accounts.schemas import (
+    EXPORT_CONTENT_TYPES,
     ContactSchema,
     CustomerSchema,
     DuplicateCandidateSchema,
@@ -503,10 +504,7 @@ def export_customers(unit: UnitOfWork, query: dict) -> dict:
     stmt = _scoped(unit, select(Customer).where(Customer.status == "active")) \
         .order_by(Customer.id).limit(EXPORT_LIMIT)
     records = [_dump(unit, c) for c in unit.session.execute(stmt).scalars()]
-    if query["format"] == "xlsx":
-        content = export_xlsx(records)
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        content, content_type = export_csv(records), "text/csv; charset=utf-8"
-    return {"filename": f"customers.{query['format']}", "content_type": content_type,
+    content = export_xlsx(records) if query["format"] == "xlsx" else export_csv(records)
+    return {"filename": f"customers.{query['format']}",
+            "content_type": EXPORT_CONTENT_TYPES[query["format"]],
             "content_base64": base64.b64encode(content).decode("ascii")}

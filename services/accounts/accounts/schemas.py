@@ -319,8 +319,16 @@ class CustomerImportResultSchema(Schema):
     errors = fields.List(fields.Dict())
 
 
+# What a customer export is answered as, by format.
+EXPORT_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
 class ExportQuerySchema(Schema):
-    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+    format = fields.String(load_default="csv",
+                           validate=validate.OneOf(tuple(EXPORT_CONTENT_TYPES)))
 
 
 class FieldPermissionSchema(Schema):
