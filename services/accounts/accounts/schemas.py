@@ -333,8 +333,9 @@ class ExportQuerySchema(Schema):
 
 class FieldPermissionSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    resource = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    field = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    # Text: no control characters (a NUL used to get as far as the database driver).
+    resource = Text(required=True, max_length=50)
+    field = Text(required=True, max_length=50)
     rule = fields.String(required=True, allow_none=True,
                          validate=validate.OneOf(("hidden", "masked", "read_only")))
 
