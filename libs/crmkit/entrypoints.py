@@ -20,9 +20,11 @@ silently acked; an outage of the database or of a called service retries without
 import functools
 import logging
 import sys
+import time
 from collections import OrderedDict
 
 import kombu.serialization
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
@@ -49,6 +51,8 @@ from crmkit.settings import bus_settings
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-crm-attempt"
+# When an event first failed on an outage (epoch seconds), while it keeps doing so.
+OUTAGE_SINCE_HEADER = "x-crm-outage-since"
 
 
 def finish_unit_of_work(worker_ctx, exc_info):
@@ -191,6 +195,7 @@ class IdempotentEventHandler(EventHandler):
         # retry queue and its dead-letter queue alike.
         self.queue.queue_arguments = {**(self.queue.queue_arguments or {}), **arguments}
         self.max_attempts = settings.event_max_attempts
+        self.outage_patience_s = settings.event_outage_patience_s
         # Failed deliveries wait in `<queue>.retry` and dead-letter back to the queue.
         retry_exchange = Exchange("crm.retry", type="direct", durable=True)
         self.retry_queue = Queue(
@@ -213,19 +218,27 @@ class IdempotentEventHandler(EventHandler):
         return result, exc_info
 
     def _retry_or_park(self, message, exc_info):
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
+        headers = dict(message.headers or {})
+        attempt = int(headers.get(ATTEMPT_HEADER, 1))
         # A database or a service that is down says nothing about the event: it waits in
-        # the retry queue for as long as the outage lasts, and only failures of the
-        # handling itself count towards parking it.
+        # the retry queue while the outage lasts, and only failures of the handling itself
+        # count towards parking it. An "outage" that outlasts the patience (a statement
+        # timeout, a limit that this event alone hits) is parked like any failure.
         outage = isinstance(exc_info[1], ServiceUnavailable)
-        next_attempt = attempt if outage else attempt + 1
-        headers = dict(message.headers or {}, **{ATTEMPT_HEADER: next_attempt})
-        parked = not outage and attempt >= self.max_attempts
+        now = time.time()
+        since = float(headers.get(OUTAGE_SINCE_HEADER, now))
+        if outage:
+            headers[OUTAGE_SINCE_HEADER] = since
+        else:
+            headers.pop(OUTAGE_SINCE_HEADER, None)
+            headers[ATTEMPT_HEADER] = attempt + 1
+        parked = (now - since > self.outage_patience_s if outage
+                  else attempt >= self.max_attempts)
         target = self.dead_queue if parked else self.retry_queue
         log.warning("event handler %s failed (attempt %s), %s", self.method_name, attempt,
                     "parked in dead-letter queue" if parked else
                     "will retry after the outage" if outage else "will retry",
-                    exc_info=None if outage else exc_info)
+                    exc_info=exc_info if parked or not outage else None)
         # Published before the ack: if this publish fails the ack never happens and the
         # broker redelivers the original.
         self.publisher.publish(message.payload, exchange=target.exchange,
@@ -308,7 +321,7 @@ class _BatchQueueConsumer(QueueConsumer):
             if last is not None and channel.connection:
                 try:
                     channel.basic_ack(last, multiple=True)
-                except ConnectionError:  # pragma: no cover (the broker redelivers them)
+                except (OSError, AmqpConnectionError):  # the broker redelivers them
                     pass
 
 
@@ -386,9 +399,11 @@ class BatchEventHandler(IdempotentEventHandler):
         self._running -= 1
         if exc_info is None:
             self.queue_consumer.ack_messages([message for _, message in batch])
-        elif len(batch) == 1:
-            self._retry_or_park(batch[0][1], exc_info)
-            self.queue_consumer.ack_message(batch[0][1])
+        elif len(batch) == 1 or isinstance(exc_info[1], ServiceUnavailable):
+            # One event, or an outage, which would fail each event alone just the same.
+            for _, message in batch:
+                self._retry_or_park(message, exc_info)
+                self.queue_consumer.ack_message(message)
         else:
             log.warning("event handler %s failed on a batch of %s, handling each alone",
                         self.method_name, len(batch), exc_info=exc_info)

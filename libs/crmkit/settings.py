@@ -26,6 +26,8 @@ class BusSettings:
     heartbeat_s: int = 60
     # Most events a `batch_event_handler` takes in one transaction.
     event_batch_max: int = 500
+    # How long an event may keep failing on an outage before it is parked.
+    event_outage_patience_s: float = 3600.0
 
     def nameko_config(self) -> dict:
         # max_workers is also each consumer's prefetch (nameko's QueueConsumer): a process
@@ -79,6 +81,7 @@ def bus_settings() -> BusSettings:
                            validate=lambda v: v in ("classic", "quorum")),
         heartbeat_s=env.int("CRM_AMQP_HEARTBEAT", 60),
         event_batch_max=env.int("CRM_EVENT_BATCH_MAX", 500),
+        event_outage_patience_s=env.float("CRM_EVENT_OUTAGE_PATIENCE_S", 3600.0),
     )
 
 

@@ -65,6 +65,14 @@ class ProbeConsumer:
     def on_poison(self, event):
         raise RuntimeError("this consumer always fails")
 
+    @event_handler("probe_producer", "outage_sent")
+    def on_outage(self, event):
+        OUTAGE_CALLS.append(event["event_id"])
+        raise errors.ServiceUnavailable("The database is unavailable, retry later")
+
+
+OUTAGE_CALLS: list[str] = []
+
 
 def _fresh_engine(service: str, metadata_list):
     ensure_database(service)
@@ -92,9 +100,9 @@ def _commit_event(engine, event_type, note) -> str:
     return event_id
 
 
-def _parked_poison(amqp_uri: str):
-    """The poison event once it sits in its dead-letter queue (taken off it)."""
-    dlq = "evt-probe_producer-poison_sent--probe_consumer.on_poison.dlq"
+def _parked_poison(amqp_uri: str, kind: str = "poison"):
+    """The `<kind>_sent` event once it sits in its dead-letter queue (taken off it)."""
+    dlq = f"evt-probe_producer-{kind}_sent--probe_consumer.on_{kind}.dlq"
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
 
@@ -156,6 +164,21 @@ def test_failing_consumer_retries_then_parks_the_event(engines, start_service):
     assert message.headers["x-crm-attempt"] == 4  # three attempts, then parked
 
 
+def test_an_outage_retries_without_counting_until_the_patience_runs_out(
+        engines, start_service, monkeypatch):
+    producer_db, _ = engines
+    monkeypatch.setenv("CRM_EVENT_OUTAGE_PATIENCE_S", "1.5")
+    start_service(ProbeConsumer)
+    event_id = _commit_event(producer_db, "outage_sent", "outage")
+    relay_once(producer_db, EventPublisher(bus_settings().amqp_uri, "probe_producer"))
+    message = _parked_poison(bus_settings().amqp_uri, "outage")
+    assert json.loads(message.body)["event_id"] == event_id
+    # More tries than CRM_EVENT_MAX_ATTEMPTS (3 here): the outage did not count them.
+    assert OUTAGE_CALLS.count(event_id) > bus_settings().event_max_attempts
+    assert "x-crm-attempt" not in message.headers
+    assert time.time() - message.headers["x-crm-outage-since"] >= 1.5
+
+
 def test_a_failed_commit_is_the_reply_and_leaves_no_event(engines, start_service, rpc_as):
     """The unit of work commits before nameko replies: if the commit fails, the caller
     hears the failure (a commit after the reply would have answered "ok")."""
@@ -211,7 +234,8 @@ def test_quorum_queues_carry_events_retries_and_parking(engines, quorum_bus):
         assert json.loads(_parked_poison(settings.amqp_uri).body)["event_id"] == poison_id
         types = quorum_bus()
         ours = {name: kind for name, kind in types.items() if "probe_consumer" in name}
-        # Both event queues, and the retry and dead-letter queues of the one that failed.
-        assert len(ours) == 4 and set(ours.values()) == {"quorum"}, types
+        # The three event queues, and the retry and dead-letter queues of the one that
+        # failed.
+        assert len(ours) == 5 and set(ours.values()) == {"quorum"}, types
     finally:
         container.stop()
