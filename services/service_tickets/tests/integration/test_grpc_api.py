@@ -200,6 +200,23 @@ def test_a_retried_intake_with_the_same_idempotency_key_opens_one_ticket(as_, ad
     assert _found(agent, imei=device["imei"]) == [first.id]
 
 
+def test_a_retried_re_dispatch_with_the_same_key_moves_the_ticket_once(as_, admin):
+    consumer, device = _consumer(admin)
+    first, second = (_centre(admin, random.randint(10_000_000, 2**40)) for _ in range(2))
+    agent = as_(AGENT)
+    ticket = agent.OpenTicket(_intake(consumer, device))
+    agent.TransitionTicket(pb.TransitionTicketRequest(ticket_id=ticket.id, to="assigned",
+                                                      service_center_id=first["id"]))
+    key = str(uuid.uuid4())
+    move = pb.TransitionTicketRequest(ticket_id=ticket.id, to="assigned",
+                                      service_center_id=second["id"])
+    moved = agent.TransitionTicket(move, idempotency_key=key)
+    assert agent.TransitionTicket(move, idempotency_key=key) == moved
+    assert moved.service_center_id == second["id"]
+    history = admin.get_ticket_history(ticket.id)["items"]
+    assert [h["to_status"] for h in history] == ["new", "assigned", "assigned"]
+
+
 def test_a_repair_partner_works_only_on_its_own_tickets(as_, admin):
     consumer, device = _consumer(admin)
     ours, theirs = (random.randint(10_000_000, 2**40) for _ in range(2))
