@@ -3,7 +3,6 @@ no larger than CRM_EVENT_BATCH_MAX, each event once although it was published tw
 the same batch, and again after it was handled); a batch holding an event that fails is
 rolled back whole and its events handled alone, so the bad one is retried and parked by
 itself and every other one counts once."""
-import time
 import uuid
 
 import pytest
@@ -35,7 +34,11 @@ class ProbeBatchConsumer:
         self.db.session.execute(insert(handled), [
             {"event_id": e["event_id"], "batch_size": len(events)} for e in events])
         if any(e["data"].get("poison") for e in events):
+            FAILED_BATCH_SIZES.append(len(events))  # outside the rolled-back transaction
             raise RuntimeError("a bad event in the batch")
+
+
+FAILED_BATCH_SIZES: list[int] = []
 
 
 @pytest.fixture
@@ -91,12 +94,14 @@ def test_a_backlog_is_taken_in_batches_each_event_once(consumer_db, start_servic
     _backlog([e for e in events[:10] for _ in (1, 2)] + events[10:])
     start_service(ProbeBatchConsumer)
     assert wait_until(lambda: len(_rows(consumer_db)) >= 150, timeout=20)
-    _backlog(events[10:20])  # redelivered after they were handled
-    assert wait_until(lambda: _queue_depth(
-        "evt-probe_batch_producer-thing_counted--probe_batch_consumer.on_things") == 0)
-    time.sleep(0.5)  # the last deliveries have had time to be handled (skipped)
+    # Redelivered after they were handled, then a sentinel: the queue is in order and
+    # taken one batch at a time, so once the sentinel is in, the repeats were seen.
+    sentinel = _envelope(n=-1)
+    _backlog(events[10:20] + [sentinel])
+    assert wait_until(lambda: sentinel["event_id"] in {e for e, _ in _rows(consumer_db)},
+                      timeout=20)
     rows = _rows(consumer_db)
-    assert sorted(e for e, _ in rows) == sorted(e["event_id"] for e in events)
+    assert sorted(e for e, _ in rows) == sorted(e["event_id"] for e in [*events, sentinel])
     sizes = [size for _, size in rows]
     assert max(sizes) > 1 and max(sizes) <= 40
 
@@ -113,6 +118,9 @@ def test_a_failing_batch_is_handled_event_by_event(consumer_db, start_service):
                                    .group_by(handled.c.event_id)).all())
     # The poison's own rows were rolled back with every attempt; the others count once.
     assert counts == {e["event_id"]: 1 for e in good}
+    # The poison shared a batch with good events at least once (the fallback was used),
+    # and was tried alone until parked.
+    assert max(FAILED_BATCH_SIZES) > 1 and FAILED_BATCH_SIZES[-1] == 1
     with Connection(bus_settings().amqp_uri) as conn:
         conn.channel().queue_purge(dlq)
 
