@@ -68,6 +68,17 @@ def finish_unit_of_work(worker_ctx, exc_info):
     return exc_info
 
 
+def ack_quietly(queue_consumer, message) -> None:
+    """Ack a message. A connection that dropped meanwhile is no error: the broker requeues
+    the message and it is handled again (RPC callers retry with their key, events are
+    claimed once). nameko catches only amqp's ConnectionError there; an OSError such as a
+    reset connection escaping from a worker kills the service container."""
+    try:
+        queue_consumer.ack_message(message)
+    except (OSError, AmqpConnectionError):
+        log.warning("ack lost with the broker connection; the message will be redelivered")
+
+
 class _ReplyPublisher:
     """Publishes RPC replies through kombu's producer pool on one long-lived connection per
     process: nameko's Publisher builds a new Connection object for every reply (~150 us of
@@ -151,7 +162,7 @@ class _RpcConsumer(RpcConsumer):
             config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
             ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
         result, exc_info = responder.send_response(result, exc_info)
-        self.queue_consumer.ack_message(message)
+        ack_quietly(self.queue_consumer, message)
         return result, exc_info
 
 
@@ -214,7 +225,7 @@ class IdempotentEventHandler(EventHandler):
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         if exc_info is not None:
             self._retry_or_park(message, exc_info)
-        self.queue_consumer.ack_message(message)
+        ack_quietly(self.queue_consumer, message)
         return result, exc_info
 
     def _retry_or_park(self, message, exc_info):
@@ -301,7 +312,7 @@ class _BatchQueueConsumer(QueueConsumer):
             deliveries = self._unsettled.get(message.channel)
             if deliveries is None or message.delivery_tag not in deliveries:
                 if how == "ack":
-                    super().ack_message(message)
+                    ack_quietly(super(), message)
                 continue
             deliveries[message.delivery_tag] = how
             touched[message.channel] = deliveries
@@ -403,7 +414,7 @@ class BatchEventHandler(IdempotentEventHandler):
             # One event, or an outage, which would fail each event alone just the same.
             for _, message in batch:
                 self._retry_or_park(message, exc_info)
-                self.queue_consumer.ack_message(message)
+                ack_quietly(self.queue_consumer, message)
         else:
             log.warning("event handler %s failed on a batch of %s, handling each alone",
                         self.method_name, len(batch), exc_info=exc_info)
