@@ -33,6 +33,7 @@ Target: the push end to end < 30 s.
 
 Run: .venv/bin/python bench/notifications.py   (starts its own stack on databases crmbench_*)
 """
+import importlib.util
 import os
 import random
 import sys
@@ -47,6 +48,11 @@ ROOT = HERE.parent
 # `notifications` below is the service.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT / "deploy"))
+# bench/ itself is off the path (this file would shadow a service package), so the
+# shared helpers load by file.
+_spec = importlib.util.spec_from_file_location("bench_common", HERE / "common.py")
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
 from local_stack import Stack, ensure_infrastructure, free_port  # noqa: E402
 
 OWNERS = int(os.environ.get("BENCH_OWNERS", "20000"))
@@ -120,15 +126,7 @@ COPY_DROP_SQL = "DROP TABLE IF EXISTS bench_notifications_copy"
 
 
 def connect(autocommit: bool = False):
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    from crmkit.settings import database_settings
-    url = make_url(database_settings("notifications").url).set(drivername="postgresql")
-    conn = psycopg2.connect(url.render_as_string(hide_password=False))
-    conn.set_client_encoding("UTF8")
-    conn.autocommit = autocommit
-    return conn
+    return common.connect("notifications", autocommit)
 
 
 def params(month: str) -> dict:

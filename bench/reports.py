@@ -79,6 +79,7 @@ Each run first deletes the previous run's bench rows (the id range above, and th
 bench events with their claims); the raw tables are dropped at the end unless BENCH_KEEP=1;
 the seeded read-model rows stay until the next run.
 """
+import importlib.util
 import json
 import os
 import random
@@ -97,6 +98,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT / "deploy"))
+# bench/ itself is off the path (this file would shadow a service package), so the
+# shared helpers load by file.
+_spec = importlib.util.spec_from_file_location("bench_common", HERE / "common.py")
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
+expect, login = common.expect, common.login
 from local_stack import Stack, free_port  # noqa: E402
 
 LINES = int(os.environ.get("BENCH_LINES", "5000000"))
@@ -315,15 +322,7 @@ BACKENDS_SQL = ("SELECT pid FROM pg_stat_activity WHERE datname = current_databa
 
 # --- small helpers ---------------------------------------------------------------------------
 def connect(autocommit: bool = False):
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    from crmkit.settings import database_settings
-    url = make_url(database_settings("reporting").url).set(drivername="postgresql")
-    conn = psycopg2.connect(url.render_as_string(hide_password=False))
-    conn.set_client_encoding("UTF8")
-    conn.autocommit = autocommit
-    return conn
+    return common.connect("reporting", autocommit)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -345,19 +344,6 @@ def timed(fn, runs: int, warmup: int = WARMUP) -> list[float]:
         if len(out) >= MIN_RUNS and time.perf_counter() - began > BUDGET_S:
             break
     return out
-
-
-def expect(reply: httpx.Response, status: int) -> dict:
-    if reply.status_code != status:
-        raise RuntimeError(f"{reply.request.method} {reply.request.url}: "
-                           f"HTTP {reply.status_code} {reply.text[:300]}")
-    return reply.json()
-
-
-def login(api: httpx.Client, username: str, password: str) -> dict:
-    token = expect(api.post("/auth/token", json={"username": username,
-                                                  "password": password}), 200)
-    return {"Authorization": f"Bearer {token['access_token']}"}
 
 
 def months_back(count: int) -> list[str]:

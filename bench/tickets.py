@@ -29,24 +29,12 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy"))
 sys.path.insert(0, str(ROOT / "bench"))
+from common import expect, login  # noqa: E402
 from local_stack import Stack, free_port  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 UNITS, ORDERS = 20, 50
 PASSWORD = "bench-tickets-password"
-
-
-def expect(reply: httpx.Response, status: int) -> dict:
-    if reply.status_code != status:
-        raise RuntimeError(f"{reply.request.method} {reply.request.url}: "
-                           f"HTTP {reply.status_code} {reply.text[:300]}")
-    return reply.json()
-
-
-def login(api: httpx.Client, username: str, password: str) -> dict:
-    token = expect(api.post("/auth/token", json={"username": username,
-                                                  "password": password}), 200)
-    return {"Authorization": f"Bearer {token['access_token']}"}
 
 
 def setup(api: httpx.Client, admin: dict, run_id: str) -> dict:
