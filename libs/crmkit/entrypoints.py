@@ -18,6 +18,7 @@ silently acked; an outage of the database or of a called service retries without
 `event_batch_max` queued events per transaction (see `BatchEventHandler`).
 """
 import functools
+import json
 import logging
 import sys
 import time
@@ -274,10 +275,44 @@ def event_handler(source_service: str, event_type: str):
     return decorator
 
 
+class ReceivedEvent(dict):
+    """An event as delivered, with the JSON text it arrived as (`raw_json`): a consumer
+    that stores the envelope (reporting's archive) need not encode it again."""
+
+    __slots__ = ("raw_json",)
+
+
+def decode_event(message):
+    """The body of a delivered event. JSON is parsed here rather than by kombu, whose
+    decoder calls a Python hook for every JSON object (to revive its own `__type__`
+    markers, which our envelopes, read back from an outbox's JSONB, never carry): in a
+    backlog that hook and the decoder it builds per message cost reporting more than the
+    parse. Anything else (another content type, a marker, a body that is not a JSON
+    object) is decoded by kombu as before."""
+    body = message.body  # py-amqp hands over a UTF-8 body as text
+    if isinstance(body, bytes | bytearray | memoryview):
+        try:
+            body = bytes(body).decode()
+        except UnicodeDecodeError:
+            return message.decode()
+    if (message.content_type != "application/json" or not isinstance(body, str)
+            or '"__type__"' in body):
+        return message.decode()
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return message.decode()
+    if not isinstance(parsed, dict):
+        return message.decode()
+    event = ReceivedEvent(parsed)
+    event.raw_json = body
+    return event
+
+
 class _BatchQueueConsumer(QueueConsumer):
     """nameko's queue consumer (reconnects, heartbeats) on a connection of its own, with a
-    prefetch that leaves room for a batch in flight and the next one queuing (the shared
-    consumer's prefetch is `max_workers`). Unlike nameko's it starts no thread per message
+    prefetch that leaves room for the batches in flight and the next one queuing (the
+    shared consumer's prefetch is `max_workers`). Unlike nameko's it starts no thread per message
     (the batching handler only queues it) and acks a whole batch with one `multiple` ack:
     the deliveries of each channel are tracked in order, and an ack covers only the oldest
     ones that are all settled, never one still being handled."""
@@ -290,7 +325,19 @@ class _BatchQueueConsumer(QueueConsumer):
 
     @property
     def prefetch_count(self):
-        return 2 * bus_settings().event_batch_max
+        settings = bus_settings()
+        return (settings.event_batches_in_flight + 1) * settings.event_batch_max
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        # kombu decodes a body only for `callbacks`; `on_message` gets it undecoded.
+        for provider, consumer in self._consumers.items():
+            consumer.callbacks = []
+            consumer.on_message = functools.partial(self._on_undecoded, provider)
+        return consumers
+
+    def _on_undecoded(self, provider, message):
+        self.handle_message(provider, decode_event(message), message)
 
     def handle_message(self, provider, body, message):
         self._unsettled.setdefault(message.channel, OrderedDict())[message.delivery_tag] = None
@@ -342,7 +389,7 @@ class BatchEventHandler(IdempotentEventHandler):
     handler's claims are the same as `event_handler`'s.
 
     Batches form by themselves: a delivery starts a batch when fewer than
-    `BATCHES_IN_FLIGHT` are running, otherwise it waits for one to end and goes with
+    `event_batches_in_flight` are running, otherwise it waits for one to end and goes with
     everything that arrived meanwhile. An idle queue therefore handles each event at once
     (no waiting for a batch to fill); a backlog is taken in large batches.
 
@@ -352,11 +399,12 @@ class BatchEventHandler(IdempotentEventHandler):
     is handled again alone, so one bad event is retried and parked by itself."""
 
     queue_consumer = _BatchQueueConsumer()
-    BATCHES_IN_FLIGHT = 1
 
     def setup(self):
         super().setup()
-        self.max_batch = max(1, bus_settings().event_batch_max)
+        settings = bus_settings()
+        self.max_batch = max(1, settings.event_batch_max)
+        self.batches_in_flight = settings.event_batches_in_flight
         self._pending: list = []
         self._running = 0
         self._stopping = False
@@ -378,7 +426,7 @@ class BatchEventHandler(IdempotentEventHandler):
         self._start_if_free()
 
     def _start_if_free(self) -> None:
-        if self._pending and self._running < self.BATCHES_IN_FLIGHT and not self._stopping:
+        if self._pending and self._running < self.batches_in_flight and not self._stopping:
             self._running += 1
             self.container.spawn_managed_thread(self._start_batch,
                                                 identifier=f"{self.method_name}.batch")

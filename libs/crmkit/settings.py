@@ -24,8 +24,11 @@ class BusSettings:
     # `classic` (local, one broker) or `quorum` (replicated across a cluster's nodes).
     queue_type: str = "classic"
     heartbeat_s: int = 60
-    # Most events a `batch_event_handler` takes in one transaction.
+    # Most events a `batch_event_handler` takes in one transaction, and how many such
+    # transactions a process runs at once (one builds its batch while another waits on
+    # the database).
     event_batch_max: int = 500
+    event_batches_in_flight: int = 2
     # How long an event may keep failing on an outage before it is parked.
     event_outage_patience_s: float = 3600.0
 
@@ -81,6 +84,8 @@ def bus_settings() -> BusSettings:
                            validate=lambda v: v in ("classic", "quorum")),
         heartbeat_s=env.int("CRM_AMQP_HEARTBEAT", 60),
         event_batch_max=env.int("CRM_EVENT_BATCH_MAX", 500),
+        event_batches_in_flight=env.int("CRM_EVENT_BATCHES_IN_FLIGHT", 2,
+                                        validate=lambda v: v >= 1),
         event_outage_patience_s=env.float("CRM_EVENT_OUTAGE_PATIENCE_S", 3600.0),
     )
 

@@ -3,6 +3,7 @@ no larger than CRM_EVENT_BATCH_MAX, each event once although it was published tw
 the same batch, and again after it was handled); a batch holding an event that fails is
 rolled back whole and its events handled alone, so the bad one is retried and parked by
 itself and every other one counts once."""
+import json
 import uuid
 
 import pytest
@@ -31,6 +32,8 @@ class ProbeBatchConsumer:
     @batch_event_handler(SOURCE, "thing_counted")
     def on_things(self, events):
         assert events, "never an empty batch"
+        # Each event arrives with the text it was parsed from (reporting archives that).
+        RAW_MATCHES.extend(json.loads(e.raw_json) == e for e in events)
         self.db.session.execute(insert(handled), [
             {"event_id": e["event_id"], "batch_size": len(events)} for e in events])
         if any(e["data"].get("poison") for e in events):
@@ -39,6 +42,7 @@ class ProbeBatchConsumer:
 
 
 FAILED_BATCH_SIZES: list[int] = []
+RAW_MATCHES: list[bool] = []
 
 
 @pytest.fixture
@@ -89,6 +93,8 @@ def _backlog(events: list[dict]) -> None:
 def test_a_backlog_is_taken_in_batches_each_event_once(consumer_db, start_service,
                                                        monkeypatch):
     monkeypatch.setenv("CRM_EVENT_BATCH_MAX", "40")
+    # One batch at a time, so that batches commit in queue order (the sentinel below).
+    monkeypatch.setenv("CRM_EVENT_BATCHES_IN_FLIGHT", "1")
     events = [_envelope(n=n) for n in range(150)]
     # The first ten twice in a row, while queued (so mostly inside one batch).
     _backlog([e for e in events[:10] for _ in (1, 2)] + events[10:])
@@ -104,6 +110,7 @@ def test_a_backlog_is_taken_in_batches_each_event_once(consumer_db, start_servic
     assert sorted(e for e, _ in rows) == sorted(e["event_id"] for e in [*events, sentinel])
     sizes = [size for _, size in rows]
     assert max(sizes) > 1 and max(sizes) <= 40
+    assert len(RAW_MATCHES) >= 151 and all(RAW_MATCHES)
 
 
 def test_a_failing_batch_is_handled_event_by_event(consumer_db, start_service):

@@ -139,3 +139,33 @@ def test_a_nul_character_psycopg2_refuses_is_bad_input_not_a_crash():
     assert isinstance(translate_db_error(refused), errors.ValidationFailed)
     other = ValueError("something else")
     assert translate_db_error(other) is other
+
+
+def _delivered(body, content_type="application/json"):
+    from kombu.message import Message
+    return Message(body=body, content_type=content_type, content_encoding="utf-8")
+
+
+def test_a_delivered_event_keeps_the_json_text_it_was_parsed_from():
+    from crmkit.entrypoints import decode_event
+    text = '{"event_id": "e1", "data": {"partner_name": "华东经销商", "n": 1}}'
+    for body in (text, text.encode()):  # py-amqp hands over text; bytes are accepted too
+        event = decode_event(_delivered(body))
+        assert event == {"event_id": "e1", "data": {"partner_name": "华东经销商", "n": 1}}
+        assert event.raw_json == text
+
+
+def test_kombu_still_decodes_what_is_not_a_plain_json_event():
+    from datetime import UTC, datetime
+
+    from kombu.exceptions import DecodeError
+    from kombu.utils.json import dumps
+
+    from crmkit.entrypoints import decode_event
+    when = datetime(2031, 1, 1, tzinfo=UTC)
+    revived = decode_event(_delivered(dumps({"at": when})))  # kombu's own type markers
+    assert revived == {"at": when} and not hasattr(revived, "raw_json")
+    assert decode_event(_delivered("[1, 2]")) == [1, 2]
+    assert decode_event(_delivered("plain words", "text/plain")) == "plain words"
+    with pytest.raises(DecodeError):  # as kombu's own decoding always failed
+        decode_event(_delivered("{not json"))

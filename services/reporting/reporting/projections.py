@@ -57,7 +57,9 @@ def archive(session: Session, source: str, events: list[dict]) -> None:
         "source": source, "event_ids": [e["event_id"] for e in events],
         "types": [e["type"] for e in events],
         "occurred": [parse_time(e["occurred_at"]) for e in events],
-        "envelopes": [json.dumps(e, ensure_ascii=False, default=str) for e in events]})
+        # As received where the consumer kept the text (crmkit's ReceivedEvent).
+        "envelopes": [getattr(e, "raw_json", None)
+                      or json.dumps(e, ensure_ascii=False, default=str) for e in events]})
 
 
 def feed(session: Session, source: str, event: dict) -> None:
