@@ -52,23 +52,31 @@ _UPSERT_FORMS = text("""
                         ELSE f.owner_id END,
         owner_as_of = CASE WHEN f.owner_as_of <= excluded.owner_as_of
                            THEN excluded.owner_as_of ELSE f.owner_as_of END,
-        partner_name = excluded.partner_name
-    RETURNING inspection_id, owner_id""")
-# A new owner takes the form's totals along (its lines count for whoever fills it).
+        partner_name = excluded.partner_name""")
+# A new owner takes the form's totals along (its lines count for whoever fills it). The
+# owner in force is read back from the forms just upserted, in the database: returning
+# it to Python cost the consumer more than the statement.
 _MOVE_TOTALS = text("""
     UPDATE channel_line_totals t SET owner_id = f.owner_id
-    FROM unnest(CAST(:inspection_ids AS bigint[]), CAST(:owner_ids AS bigint[]))
-        AS f(inspection_id, owner_id)
-    WHERE t.inspection_id = f.inspection_id AND t.owner_id <> f.owner_id""")
-# One row per form and product type: the lines of the batch added at once.
+    FROM inspection_forms f
+    WHERE f.inspection_id = ANY(CAST(:inspection_ids AS bigint[]))
+      AND t.inspection_id = f.inspection_id AND t.owner_id <> f.owner_id""")
+# One row per form and product type: the lines of the batch added at once, for the
+# form's owner in force, in the order given.
 _ADD_LINES = text("""
     INSERT INTO channel_line_totals AS t
         (inspection_id, product_type, month, partner_id, owner_id, line_count, quantity,
          amount)
-    SELECT * FROM unnest(CAST(:inspection_ids AS bigint[]), CAST(:product_types AS text[]),
-                         CAST(:months AS text[]), CAST(:partner_ids AS bigint[]),
-                         CAST(:owner_ids AS bigint[]), CAST(:line_counts AS bigint[]),
-                         CAST(:quantities AS bigint[]), CAST(:amounts AS numeric[]))
+    SELECT u.inspection_id, u.product_type, u.month, u.partner_id, f.owner_id,
+           u.line_count, u.quantity, u.amount
+    FROM unnest(CAST(:inspection_ids AS bigint[]), CAST(:product_types AS text[]),
+                CAST(:months AS text[]), CAST(:partner_ids AS bigint[]),
+                CAST(:line_counts AS bigint[]), CAST(:quantities AS bigint[]),
+                CAST(:amounts AS numeric[]))
+        WITH ORDINALITY AS u(inspection_id, product_type, month, partner_id, line_count,
+                             quantity, amount, position)
+    JOIN inspection_forms f ON f.inspection_id = u.inspection_id
+    ORDER BY u.position
     ON CONFLICT (inspection_id, product_type) DO UPDATE SET
         line_count = t.line_count + excluded.line_count,
         quantity = t.quantity + excluded.quantity, amount = t.amount + excluded.amount""")
@@ -114,22 +122,21 @@ def _form_states(events: list[dict]) -> dict[int, dict]:
     return forms
 
 
-def _upsert_forms(session: Session, events: list[dict]) -> dict[int, int]:
+def _upsert_forms(session: Session, events: list[dict]) -> None:
     """The form fields every inspection event carries, one statement for all the forms
-    of `events` (in id order: concurrent batches lock forms in the same order); returns
-    the owner in force per form, whose totals follow it."""
+    of `events` (in id order: concurrent batches lock forms in the same order, and hold
+    them until they commit, so the forms' totals are only ever written by one batch at a
+    time); each form's totals then follow its owner in force."""
     forms = _form_states(events)
     ids = sorted(forms)
     rows = [forms[i] for i in ids]
     session.execute(_MONTHS_BUMPED_HERE)
-    owners = dict(session.execute(_UPSERT_FORMS, {
+    session.execute(_UPSERT_FORMS, {
         "inspection_ids": ids, "partner_ids": [r["partner_id"] for r in rows],
         "partner_names": [r["partner_name"] for r in rows],
         "months": [r["month"] for r in rows], "owner_ids": [r["owner_id"] for r in rows],
-        "statuses": [r["status"] for r in rows], "ats": [r["at"] for r in rows]}).all())
-    session.execute(_MOVE_TOTALS, {"inspection_ids": ids,
-                                   "owner_ids": [owners[i] for i in ids]})
-    return owners
+        "statuses": [r["status"] for r in rows], "ats": [r["at"] for r in rows]})
+    session.execute(_MOVE_TOTALS, {"inspection_ids": ids})
 
 
 def _bump_months(session: Session, events: list[dict]) -> None:
@@ -148,7 +155,7 @@ def apply_lines(session: Session, events: list[dict]) -> None:
     """`inspection_line_added` events (the form fields + `line`), in the order they are
     applied: the same rows as applying them one by one, in the same five statements
     whatever their number (lines summed per form and product type first)."""
-    owners = _upsert_forms(session, events)
+    _upsert_forms(session, events)
     cells: dict[tuple, list] = {}
     for event in events:
         data, line = event["data"], event["data"]["line"]
@@ -163,7 +170,6 @@ def apply_lines(session: Session, events: list[dict]) -> None:
     session.execute(_ADD_LINES, {
         "inspection_ids": [k[0] for k in keys], "product_types": [k[1] for k in keys],
         "months": [cells[k][0] for k in keys], "partner_ids": [cells[k][1] for k in keys],
-        "owner_ids": [owners[k[0]] for k in keys],
         "line_counts": [cells[k][2] for k in keys],
         "quantities": [cells[k][3] for k in keys], "amounts": [cells[k][4] for k in keys]})
     _bump_months(session, events)
