@@ -1,5 +1,6 @@
 """Runs one nameko service class as a process: JSON logs, settings from env, graceful stop
 on SIGTERM/SIGINT. A service's `__main__` patches eventlet first, then calls `run_service`."""
+import gc
 import signal
 
 import eventlet
@@ -24,4 +25,8 @@ def run_service(service_cls) -> None:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     runner.start()
+    # What exists now (modules, metadata, the container) lives as long as the process:
+    # leave it out of the collector's full passes, which otherwise walk ~170,000 such
+    # objects every few seconds under load (0.1 s each in reporting's consumer).
+    gc.freeze()
     runner.wait()
