@@ -9,7 +9,6 @@ import re
 
 import openpyxl
 
-from reporting import charts
 from reporting.report_tables import tables_of
 
 CONTENT_TYPES = {
@@ -63,6 +62,9 @@ def render(report: dict, fmt: str) -> bytes:
         return to_csv(report)
     if fmt == "xlsx":
         return to_xlsx(report)
+    # matplotlib takes ~0.5 s to import: a process pays it with its first chart, not at
+    # every start (a service restarted after a crash consumes that much sooner).
+    from reporting import charts  # noqa: PLC0415 (deferred on purpose, above)
     return charts.render(report, fmt)
 
 
