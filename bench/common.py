@@ -1,5 +1,8 @@
 """Helpers the benches share: checked HTTP answers, logging in, a plain psycopg2
-connection to a service's database (the benches' raw-SQL baselines and seeding)."""
+connection to a service's database (the benches' raw-SQL baselines and seeding), waiting
+for a count to be reached."""
+import time
+
 import httpx
 
 
@@ -27,3 +30,21 @@ def connect(service: str, autocommit: bool = False):
     conn.set_client_encoding("UTF8")
     conn.autocommit = autocommit
     return conn
+
+
+def wait_for_count(stack, count, target: int, what: str, started: float,
+                   deadline_s: float, poll_s: float) -> float:
+    """Poll `count()` until it reaches `target`; seconds since `started` (perf_counter).
+    Fails after deadline_s, or once a process of `stack` has died (checked every 50 polls)."""
+    polls = 0
+    while True:
+        now = count()
+        polls += 1
+        elapsed = time.perf_counter() - started
+        if now >= target:
+            return elapsed
+        if elapsed > deadline_s:
+            raise RuntimeError(f"{now}/{target} {what} after {elapsed:.0f} s")
+        if polls % 50 == 0:
+            stack.check_alive()
+        time.sleep(poll_s)

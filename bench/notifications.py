@@ -205,20 +205,16 @@ def push(stack: Stack, month: str) -> dict:
             if row is None:
                 raise RuntimeError("the month's scheduled_runs row was gone before t0")
             server_t0 = row[0]
-            polls = 0
-            while True:
+            seen = {"polls": 0}
+
+            def inbox_count() -> int:
                 cur.execute(COUNT_SQL, p)
-                count, server_seen = cur.fetchone()
-                polls += 1
-                if count >= OWNERS:
-                    break
-                elapsed = time.perf_counter() - started
-                if elapsed > DEADLINE_SECONDS:
-                    raise RuntimeError(f"{count}/{OWNERS} notices after {elapsed:.0f} s")
-                if polls % 50 == 0:
-                    stack.check_alive()
-                time.sleep(POLL_SECONDS)
-            total = time.perf_counter() - started
+                seen["count"], seen["server"] = cur.fetchone()
+                seen["polls"] += 1
+                return seen["count"]
+            total = common.wait_for_count(stack, inbox_count, OWNERS, "notices", started,
+                                          DEADLINE_SECONDS, POLL_SECONDS)
+            count, polls, server_seen = seen["count"], seen["polls"], seen["server"]
             cpu_service = cpu_seconds([service_pid]) - cpu_service
             backends = backend_pids(cur)
             cpu_db = sum(cpu_seconds([pid]) - cpu_db.get(pid, 0.0) for pid in backends)

@@ -112,6 +112,7 @@ _spec = importlib.util.spec_from_file_location("bench_common", HERE / "common.py
 common = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(common)
 expect, login = common.expect, common.login
+wait_for_count = common.wait_for_count
 from local_stack import Stack, free_port  # noqa: E402
 
 LINES = int(os.environ.get("BENCH_LINES", "5000000"))
@@ -749,19 +750,11 @@ def publish_all(amqp, bodies: list) -> None:
 def wait_applied(stack: Stack, cur, month: str, target: int, started: float,
                  cpu: "CpuWindow") -> float:
     """Poll the month's line count until it reaches `target`; seconds since `started`."""
-    polls = 0
-    while True:
-        lines = month_totals(cur, month)[0]
-        polls += 1
+    def lines() -> int:
         cpu.tick()
-        if lines >= target:
-            return time.perf_counter() - started
-        elapsed = time.perf_counter() - started
-        if elapsed > DRAIN_DEADLINE_S:
-            raise RuntimeError(f"{target - lines} lines missing after {elapsed:.0f} s")
-        if polls % 100 == 0:
-            stack.check_alive()
-        time.sleep(CATCH_UP_POLL_S)
+        return month_totals(cur, month)[0]
+    return wait_for_count(stack, lines, target, "lines", started, DRAIN_DEADLINE_S,
+                          CATCH_UP_POLL_S)
 
 
 def catch_up(stack: Stack, conn, month: str, forms: list[tuple]) -> dict:
