@@ -30,6 +30,7 @@ from crmkit.tokens import hash_secret, issue_access_token, new_refresh_secret, s
 
 user_schema = UserSchema()
 org_unit_schema = OrgUnitSchema()
+me_schema = MeSchema()
 
 INVALID_CREDENTIALS = "Wrong username or password"
 
@@ -155,7 +156,7 @@ def get_me(unit: UnitOfWork) -> dict:
     if row is None or not row.User.active:
         raise NotAuthenticated("The account no longer exists or is inactive",
                                code="invalid_token")
-    me = MeSchema().dump(row.User)
+    me = me_schema.dump(row.User)
     me["org_path"] = row.path
     return me
 
