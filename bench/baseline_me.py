@@ -14,15 +14,15 @@ from accounts.models import OrgUnit, User
 from accounts.schemas import MeSchema
 from crmkit.database import make_engine
 from crmkit.settings import database_settings, token_settings
-from crmkit.tokens import verify_access_token
+from crmkit.tokens import TokenVerifier
 
-TOKENS = token_settings()
+TOKENS = TokenVerifier(token_settings())  # the gateway's token check
 ENGINE = make_engine(database_settings("accounts"))
 SCHEMA = MeSchema()
 
 
 def me(request: Request):  # sync: Starlette runs it in its thread pool, like a plain app
-    caller, _ = verify_access_token(TOKENS, request.headers["authorization"].split()[1])
+    caller, _ = TOKENS.verify(request.headers["authorization"].split()[1])
     with Session(ENGINE) as session:
         row = session.execute(select(User, OrgUnit.path).join(
             OrgUnit, OrgUnit.id == User.org_unit_id).where(User.id == caller.user_id)).first()

@@ -19,7 +19,7 @@ from crmkit.errors import NotAuthenticated, ServiceUnavailable
 from crmkit.fields import MAX_ID
 from crmkit.jsonlog import configure_logging, request_id_var
 from crmkit.settings import log_level
-from crmkit.tokens import verify_access_token
+from crmkit.tokens import TokenVerifier
 from gateway.http_errors import (
     HttpError,
     error_response,
@@ -56,6 +56,7 @@ def _reject_constant(name):
 class Gateway:
     def __init__(self, settings: GatewaySettings):
         self.settings = settings
+        self.tokens = TokenVerifier(settings.tokens)
         self.rpc = RpcClient(settings.bus.amqp_uri, settings.bus.rpc_timeout)
         self.revocations = Revocations(settings.tokens.access_ttl)
         self._sync_task = None
@@ -86,7 +87,7 @@ class Gateway:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("A bearer token is required")
-        caller, claims = verify_access_token(self.settings.tokens, token.strip())
+        caller, claims = self.tokens.verify(token.strip())
         if not self.revocations.synced:
             raise ServiceUnavailable("The gateway is still starting")
         if self.revocations.is_revoked(claims):

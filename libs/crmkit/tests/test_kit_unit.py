@@ -10,7 +10,7 @@ from crmkit.database import translate_db_error
 from crmkit.fields import Id, Text
 from crmkit.pagination import PageQuerySchema, decode_cursor, encode_cursor, page
 from crmkit.settings import TokenSettings
-from crmkit.tokens import issue_access_token, verify_access_token
+from crmkit.tokens import TokenVerifier, issue_access_token, verify_access_token
 from crmkit.validation import flatten_messages, load
 
 TOKENS = TokenSettings(secret="s" * 40, access_ttl=60, refresh_ttl=3600)
@@ -101,6 +101,32 @@ def test_token_round_trip_expiry_and_forgery():
         verify_access_token(TOKENS, forged)
     with pytest.raises(errors.NotAuthenticated):
         verify_access_token(TOKENS, "not.a.token")
+
+
+def test_the_verifier_remembers_accepted_tokens_until_they_expire():
+    caller = Caller(user_id=3, roles=frozenset({"vp"}), org_unit_id=1, org_path="/1/",
+                    session_id="sid")
+    verifier = TokenVerifier(TOKENS, max_entries=2)
+    # Issued so that it expires 1.5 s from now.
+    token = issue_access_token(TOKENS, caller, now=time.time() - TOKENS.access_ttl + 1.5)
+    assert verifier.verify(token)[0] == caller
+    assert verifier.verify(token)[0] == caller  # from memory
+    # One byte changed in the signature of an accepted token is verified, and refused.
+    head, _, signature = token.rpartition(".")
+    tampered = f"{head}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    with pytest.raises(errors.NotAuthenticated) as info:
+        verifier.verify(tampered)
+    assert info.value.code == "invalid_token"
+    for user_id in (4, 5):  # the oldest makes room
+        verifier.verify(issue_access_token(TOKENS, Caller(
+            user_id=user_id, roles=frozenset(), org_unit_id=1, org_path="/1/",
+            session_id=f"s{user_id}")))
+    assert token not in verifier._accepted and len(verifier._accepted) == 2
+    verifier.verify(token)  # verified again in full, still valid
+    time.sleep(1.6)
+    with pytest.raises(errors.NotAuthenticated) as info:
+        verifier.verify(token)
+    assert info.value.code == "token_expired"
 
 
 def test_typed_errors_survive_the_wire_format():

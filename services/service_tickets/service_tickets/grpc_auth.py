@@ -12,8 +12,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from crmkit.context import Caller
 from crmkit.errors import NotAuthenticated, ServiceUnavailable
 from crmkit.revocations import EVENTS, Revocations
-from crmkit.settings import TokenSettings
-from crmkit.tokens import verify_access_token
+from crmkit.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +109,8 @@ def bearer_token(metadata) -> str:
     raise NotAuthenticated("A bearer token is required in the `authorization` metadata")
 
 
-def authenticate(metadata, settings: TokenSettings, feed: RevocationFeed) -> Caller:
-    caller, claims = verify_access_token(settings, bearer_token(metadata))
+def authenticate(metadata, tokens: TokenVerifier, feed: RevocationFeed) -> Caller:
+    caller, claims = tokens.verify(bearer_token(metadata))
     if not feed.synced:
         raise ServiceUnavailable("The gRPC server is still starting")
     if feed.is_revoked(claims):

@@ -25,13 +25,13 @@ from crmkit.idempotency import run_idempotently
 from crmkit.jsonlog import configure_logging, request_id_var
 from crmkit.outbox import ThreadedOutboxRelay
 from crmkit.settings import (
-    TokenSettings,
     bus_settings,
     database_settings,
     env,
     log_level,
     token_settings,
 )
+from crmkit.tokens import TokenVerifier
 from service_tickets.grpc_auth import RevocationFeed, authenticate
 from service_tickets.grpc_messages import from_dict, to_dict
 from service_tickets.grpc_methods import METHODS, SERVICE_NAME, Method, check_covers_service
@@ -97,7 +97,7 @@ def _metadata_value(metadata, key: str) -> str | None:
 class TicketsApi:
     """Turns one gRPC call into one unit of work and its answer."""
 
-    def __init__(self, session_factory: sessionmaker, tokens: TokenSettings,
+    def __init__(self, session_factory: sessionmaker, tokens: TokenVerifier,
                  feed: RevocationFeed, relay: ThreadedOutboxRelay):
         self.session_factory = session_factory
         self.tokens = tokens
@@ -191,7 +191,8 @@ class GrpcServer:
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.feed = RevocationFeed(bus.amqp_uri, tokens.access_ttl, on_synced=self._serving)
-        self.api = TicketsApi(sessionmaker(self.engine, expire_on_commit=False), tokens,
+        self.api = TicketsApi(sessionmaker(self.engine, expire_on_commit=False),
+                              TokenVerifier(tokens),
                               self.feed, self.relay)
         self.server = grpc.server(
             ThreadPoolExecutor(self.settings.max_workers, thread_name_prefix="grpc"),
