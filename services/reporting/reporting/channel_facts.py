@@ -1,7 +1,7 @@
 """Channels' events into the channel read models: partners, inspection forms (status and
 owner) and the per-form, per-product-type line totals. Every apply is an upsert, so
-events may arrive in any order; a form's status only moves forward and its owner only
-changes to a newer fact.
+events may arrive in any order (and two batches commit in either order): a form's status
+only moves forward, its owner and partner name only change to a newer fact.
 
 The form and line upserts run for every inspection event (a day holds ~14,000 lines), so
 they are written out as SQL once: SQLAlchemy never caches its PostgreSQL `INSERT ... ON
@@ -33,8 +33,8 @@ _BUMP_MONTHS = text("""
     SELECT DISTINCT 'month:' || m, (pg_backend_pid() % 8)::smallint, 1
     FROM unnest(CAST(:months AS text[])) AS m ORDER BY 1
     ON CONFLICT (topic, shard) DO UPDATE SET version = v.version + 1""")
-# One row per form (each form once per statement). The owner only changes to a newer fact
-# (owner_as_of); SET reads the row as it was.
+# One row per form (each form once per statement). Owner and partner name only change to
+# a newer fact (owner_as_of); SET reads the row as it was.
 _UPSERT_FORMS = text("""
     INSERT INTO inspection_forms AS f
         (inspection_id, partner_id, partner_name, month, owner_id, status, owner_as_of)
@@ -52,7 +52,8 @@ _UPSERT_FORMS = text("""
                         ELSE f.owner_id END,
         owner_as_of = CASE WHEN f.owner_as_of <= excluded.owner_as_of
                            THEN excluded.owner_as_of ELSE f.owner_as_of END,
-        partner_name = excluded.partner_name""")
+        partner_name = CASE WHEN f.owner_as_of <= excluded.owner_as_of
+                            THEN excluded.partner_name ELSE f.partner_name END""")
 # A new owner takes the form's totals along (its lines count for whoever fills it). The
 # owner in force is read back from the forms just upserted, in the database: returning
 # it to Python cost the consumer more than the statement.
@@ -100,9 +101,9 @@ def apply_partner(session: Session, event: dict) -> None:
 def _form_states(events: list[dict]) -> dict[int, dict]:
     """What applying `events` one by one, in order, would leave of each form's fields,
     as one row per form for _UPSERT_FORMS: partner and month of the first event (they
-    only matter when it inserts the row), the last partner name, the highest status
-    (the first event carrying it), and the owner of the last event with the newest time
-    (the upsert then compares that time with the row's, as each event would have)."""
+    only matter when it inserts the row), the highest status (the first event carrying
+    it), and the partner name and owner of the last event with the newest time (the
+    upsert then compares that time with the row's, as each event would have)."""
     forms: dict[int, dict] = {}
     for event in events:
         data = event["data"]
@@ -114,11 +115,11 @@ def _form_states(events: list[dict]) -> dict[int, dict]:
                 "partner_name": data.get("partner_name") or "", "status": data["status"],
                 "owner_id": data["owner_id"], "at": at}
             continue
-        form["partner_name"] = data.get("partner_name") or ""
         if STATUS_RANK.get(data["status"], -1) > STATUS_RANK.get(form["status"], -1):
             form["status"] = data["status"]
         if form["at"] <= at:
             form["owner_id"], form["at"] = data["owner_id"], at
+            form["partner_name"] = data.get("partner_name") or ""
     return forms
 
 
