@@ -129,7 +129,9 @@ class UnitOfWork:
     def claim_events(self, event_ids: list[str], consumer: str) -> set[str]:
         """Of `event_ids` (canonical, see `canonical_event_id`), the ones `consumer` sees for
         the first time, claimed in one statement; the claims commit with the effects."""
-        unique = list(dict.fromkeys(event_ids))
+        # Sorted: concurrent batches holding the same ids claim them in the same order
+        # (no deadlock between them).
+        unique = sorted(set(event_ids))
         if not unique:
             return set()
         return set(self.session.execute(_CLAIM_MANY, {"consumer": consumer,
