@@ -57,7 +57,7 @@ class TokenVerifier:
 
     def __init__(self, settings: TokenSettings, max_entries: int = 10_000):
         self.settings = settings
-        self.max_entries = max_entries
+        self.max_entries = max(1, max_entries)
         self._accepted: dict[str, tuple[Caller, dict]] = {}
         self._lock = threading.Lock()
 
