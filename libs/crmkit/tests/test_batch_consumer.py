@@ -33,7 +33,8 @@ class ProbeBatchConsumer:
     def on_things(self, events):
         assert events, "never an empty batch"
         # Each event arrives with the text it was parsed from (reporting archives that).
-        RAW_MATCHES.extend(json.loads(e.raw_json) == e for e in events)
+        RAW_MATCHES.extend(getattr(e, "raw_json", None) is not None
+                           and json.loads(e.raw_json) == e for e in events)
         self.db.session.execute(insert(handled), [
             {"event_id": e["event_id"], "batch_size": len(events)} for e in events])
         if any(e["data"].get("poison") for e in events):
@@ -53,6 +54,7 @@ def consumer_db():
     batch_metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(handled.delete())
+    RAW_MATCHES.clear()
     yield engine
     engine.dispose()
 

@@ -107,8 +107,9 @@ def test_the_verifier_remembers_accepted_tokens_until_they_expire():
     caller = Caller(user_id=3, roles=frozenset({"vp"}), org_unit_id=1, org_path="/1/",
                     session_id="sid")
     verifier = TokenVerifier(TOKENS, max_entries=2)
-    # Issued so that it expires 1.5 s from now.
-    token = issue_access_token(TOKENS, caller, now=time.time() - TOKENS.access_ttl + 1.5)
+    # Issued (whole seconds) so that it expires 1-2 s from now.
+    issued = int(time.time()) - TOKENS.access_ttl + 2
+    token = issue_access_token(TOKENS, caller, now=issued)
     assert verifier.verify(token)[0] == caller
     assert verifier.verify(token)[0] == caller  # from memory
     # One byte changed in the signature of an accepted token is verified, and refused.
@@ -123,7 +124,7 @@ def test_the_verifier_remembers_accepted_tokens_until_they_expire():
             session_id=f"s{user_id}")))
     assert token not in verifier._accepted and len(verifier._accepted) == 2
     verifier.verify(token)  # verified again in full, still valid
-    time.sleep(1.6)
+    time.sleep(max(0.0, issued + TOKENS.access_ttl - time.time()) + 0.05)
     with pytest.raises(errors.NotAuthenticated) as info:
         verifier.verify(token)
     assert info.value.code == "token_expired"
