@@ -326,7 +326,8 @@ class _BatchQueueConsumer(QueueConsumer):
     @property
     def prefetch_count(self):
         settings = bus_settings()
-        return (settings.event_batches_in_flight + 1) * settings.event_batch_max
+        # AMQP's prefetch count is a 16-bit field.
+        return min(65535, (settings.event_batches_in_flight + 1) * settings.event_batch_max)
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
