@@ -386,9 +386,7 @@ class CpuWindow:
     window count too) and the whole machine."""
 
     def __init__(self, stack: Stack):
-        # One process, or `reporting-1..N` when the stack runs CRM_REPLICAS replicas.
-        self.pids = [proc.pid for name, proc in stack.processes.items()
-                     if name == "reporting" or name.startswith("reporting-")]
+        self.pids = [stack.processes[name].pid for name in stack.replicas_of("reporting")]
         self.monitor = connect(autocommit=True)
         self.start: dict[int, float] = {}
         self.last: dict[int, float] = {}
@@ -718,6 +716,11 @@ def month_totals(cur, month: str) -> tuple[int, int, Decimal]:
     return int(lines), int(quantity), Decimal(amount)
 
 
+def added_since(cur, month: str, before: tuple) -> tuple[int, int, Decimal]:
+    """Lines, quantity and amount the month gained since `before` (its month_totals)."""
+    return tuple(a - b for a, b in zip(month_totals(cur, month), before, strict=True))
+
+
 def sums(events: list[dict]) -> tuple[int, int, Decimal]:
     return (len(events), sum(e["data"]["line"]["quantity"] for e in events),
             sum((Decimal(e["data"]["line"]["amount"]) for e in events), Decimal(0)))
@@ -773,8 +776,7 @@ def catch_up(stack: Stack, conn, month: str, forms: list[tuple]) -> dict:
                 publish_all(amqp, bodies)
                 published = time.perf_counter() - started
                 total = wait_applied(stack, cur, month, before[0] + expected[0], started, cpu)
-        after = month_totals(cur, month)
-    added = tuple(a - b for a, b in zip(after, before, strict=True))
+        added = added_since(cur, month, before)
     return {"events": len(bodies), "published": published, "total": total,
             "ok": added == expected, "added": added, "expected": expected, "cpu": cpu}
 
@@ -794,7 +796,7 @@ def drain_backlog(stack: Stack, conn, month: str, forms: list[tuple]) -> dict:
 
     from crmkit.settings import bus_settings
     bodies, expected = day_of_lines(month, forms, seed=2)
-    names = [n for n in stack.processes if n == "reporting" or n.startswith("reporting-")]
+    names = stack.replicas_of("reporting")
     with conn.cursor() as cur, Connection(
             bus_settings().amqp_uri, transport_options={"confirm_publish": False}) as amqp:
         before = month_totals(cur, month)
@@ -815,8 +817,7 @@ def drain_backlog(stack: Stack, conn, month: str, forms: list[tuple]) -> dict:
         with CpuWindow(stack) as cpu:
             started = time.perf_counter()
             total = wait_applied(stack, cur, month, before[0] + expected[0], started, cpu)
-        after = month_totals(cur, month)
-    added = tuple(a - b for a, b in zip(after, before, strict=True))
+        added = added_since(cur, month, before)
     return {"events": len(bodies), "total": total, "ok": added == expected,
             "added": added, "expected": expected, "cpu": cpu}
 
@@ -889,10 +890,9 @@ def lag(stack: Stack, conn, month: str, forms: list[tuple]) -> dict:
             thread.join()
             publishing = max(t for t, _ in sent.values()) - min(t for t, _ in sent.values())
             total = time.perf_counter() - started
-        after = month_totals(cur, month)
+        added = added_since(cur, month, before)
     lags = [(seen[e][0] - sent[e][0]) * 1000 for e in sent]
     to_tx = [(seen[e][1] - sent[e][1]) * 1000 for e in sent]
-    added = tuple(a - b for a, b in zip(after, before, strict=True))
     expected = sums(events)
     return {"count": count, "rate": (count - 1) / publishing if publishing else 0.0,
             "lags": lags, "to_tx": to_tx, "total": total, "polls": polls,

@@ -160,10 +160,15 @@ class Stack:
         subprocess.run([sys.executable, "-c", code, *SERVICES], env=self.env, cwd=ROOT,
                        check=True, stdout=subprocess.DEVNULL)
 
+    def replicas_of(self, service: str) -> list[str]:
+        """The process names of a service: `reporting`, or `reporting-1..N` with replicas."""
+        if self.replicas == 1:
+            return [service]
+        return [f"{service}-{replica}" for replica in range(1, self.replicas + 1)]
+
     def start_services(self) -> None:
         for service in SERVICES:
-            for replica in range(1, self.replicas + 1):
-                name = service if self.replicas == 1 else f"{service}-{replica}"
+            for name in self.replicas_of(service):
                 self._spawn(name, [sys.executable, "-m", service])
         for name, module in GRPC_SERVERS.items():
             self._spawn(name, [sys.executable, "-m", module])
