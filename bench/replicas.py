@@ -8,8 +8,8 @@ stopped before the next side starts. BENCH_GATEWAY_WORKERS fixes the gateway's w
 both sides (default: as many as the replicas). BENCH_REPLICAS="1,2" sets the sides.
 
 Each service keeps the same PostgreSQL connection budget on both sides: its pool
-(CRM_DB_POOL_SIZE + CRM_DB_MAX_OVERFLOW, default 10 + 10) is split over its replicas
-(5 + 5 each with 2). With the full pool in every process (BENCH_POOL=keep), 13 processes
+(CRM_DB_POOL_SIZE + CRM_DB_MAX_OVERFLOW, default 20 + 0) is split over its replicas
+(10 + 0 each with 2). With the full pool in every process (BENCH_POOL=keep), 13 processes
 x 20 connections exceed a stock PostgreSQL's max_connections = 100: an earlier run got 23
 responses 503 "database unavailable" and hundreds of refused connections in reporting's
 event handlers (retried, so nothing was lost).
@@ -37,8 +37,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 SIDES = tuple(int(x) for x in os.environ.get("BENCH_REPLICAS", "1,2").split(","))
 TARGET_RATIO = 1.5
-POOL_SIZE = int(os.environ.get("CRM_DB_POOL_SIZE", "10"))
-MAX_OVERFLOW = int(os.environ.get("CRM_DB_MAX_OVERFLOW", "10"))
+POOL_SIZE = int(os.environ.get("CRM_DB_POOL_SIZE", "20"))
+MAX_OVERFLOW = int(os.environ.get("CRM_DB_MAX_OVERFLOW", "0"))
 MACHINE_BOUND = 0.90   # share of all cores busy above which the machine is the limit
 PROCESS_BOUND = 0.85   # cores used by one single-threaded process above which it is the limit
 
@@ -132,7 +132,7 @@ def verdict(results: list[dict]) -> None:
         name, used = busiest_process(r)
         print(f"  {r['replicas']} replica(s): machine {100 * share:.0f}% busy; busiest single "
               f"process {name} at {used:.2f} cores; load generator "
-              f"{cores(r, 'load generator (this process)'):.2f} cores")
+              f"{cores(r, 'load generator'):.2f} cores")
     base_share = base["cpu"]["machine_busy"] / max(base["cpu"]["machine_capacity"], 1e-9)
     name, used = busiest_process(base)
     if base_share >= MACHINE_BOUND:

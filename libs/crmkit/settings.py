@@ -101,8 +101,12 @@ def postgres_server_url() -> str:
 def database_settings(service: str) -> DatabaseSettings:
     return DatabaseSettings(
         url=f"{postgres_server_url()}/{database_name(service)}",
-        pool_size=env.int("CRM_DB_POOL_SIZE", 10),
-        max_overflow=env.int("CRM_DB_MAX_OVERFLOW", 10),
+        # A fixed pool: a connection opened over the pool size is closed when it comes
+        # back to a full pool, and under bursty load that happened every few requests (a
+        # PostgreSQL backend start each time: bench/gateway.py). Workers beyond the pool
+        # wait for a connection instead.
+        pool_size=env.int("CRM_DB_POOL_SIZE", 20),
+        max_overflow=env.int("CRM_DB_MAX_OVERFLOW", 0),
         outbox_poll_interval=env.float("CRM_OUTBOX_POLL_INTERVAL", 1.0),
     )
 
