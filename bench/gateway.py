@@ -5,6 +5,7 @@ the RPC cost alone against a raw kombu request/reply loop. Prints req/s, p50, p9
 Run: make bench   (needs wrk; the Makefile installs it from Debian's packages)
 """
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -22,16 +23,35 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT / "deploy")
 from local_stack import Stack, free_port, port_open, wait_for  # noqa: E402
 
+# bench/ itself is off the path (this file would shadow the gateway package): load by file.
+_spec = importlib.util.spec_from_file_location("bench_cpu", ROOT / "bench/cpu.py")
+cpu = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cpu)
+
 from crmkit.settings import DEFAULT_AMQP_URI  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 32
 
 
-def wrk(url: str, token: str, connections: int = CONNECTIONS, delay_ms: float | None = None):
+# Each wrk thread seeds its own generator (threads have separate Lua states).
+RANDOM_PAUSE = """
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("seed", threads) end
+function init(args) math.randomseed(os.time() * 1000 + seed) end
+function delay() return -math.log(1 - math.random()) * %.1f end
+"""
+
+
+def wrk(url: str, token: str, connections: int = CONNECTIONS, delay_ms: float | None = None,
+        random_pause: bool = False):
+    """delay_ms: each connection pauses that long after every answer; with random_pause
+    the pauses are exponentially distributed with that mean instead."""
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
-    if delay_ms is not None:
+    if delay_ms is not None and random_pause:
+        script.write(RANDOM_PAUSE % delay_ms)
+    elif delay_ms is not None:
         script.write(f"function delay() return {delay_ms:.1f} end\n")
     script.close()
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{DURATION}s", "--latency",
@@ -44,7 +64,16 @@ def wrk(url: str, token: str, connections: int = CONNECTIONS, delay_ms: float | 
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
             "p50": ms("50"), "p99": ms("99"), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def measured(url: str, token: str, stack, names: dict) -> tuple[dict, dict]:
+    """A wrk run at saturation and the CPU every part of the machine spent during it."""
+    sampler = cpu.CpuSampler(stack, interval=0.5, names=names)
+    sampler.start()
+    result = wrk(url, token)
+    return result, sampler.stop()
 
 
 def login(base: str, password: str) -> str:
@@ -138,23 +167,34 @@ def main():
         port = free_port()
         baseline = subprocess.Popen([sys.executable, str(ROOT / "bench/baseline_me.py"),
                                      str(port)], env=stack.env, cwd=ROOT)
+        names = {baseline.pid: "baseline"}
         wait_for(lambda: port_open("127.0.0.1", port), "the baseline", 30)
         base_url = f"http://127.0.0.1:{port}/api/v1/me"
         gw_url = f"{stack.url}/api/v1/me"
         wrk(gw_url, token, connections=8)  # warm-up: fill connection pools and caches
         print(f"GET /api/v1/me, {CONNECTIONS} connections, {DURATION}s each, "
               f"{os.cpu_count()} cores shared by everything")
-        system = wrk(gw_url, token)
-        plain = wrk(base_url, token)
+        system, system_cpu = measured(gw_url, token, stack, names)
+        plain, plain_cpu = measured(base_url, token, stack, names)
         show("gateway -> bus -> accounts -> db", system)
+        cpu.show_per_request(system_cpu, system["requests"])
         show("baseline (one process, no bus)", plain)
+        cpu.show_per_request(plain_cpu, plain["requests"])
         print(f"  ratio gateway/baseline: {system['rps'] / plain['rps']:.2f}")
         # Half of saturation: 16 connections, each pausing so that together they offer
         # rps/2. The pause ignores response time (unknown below saturation), so the
         # offered rate is at most the target; the achieved rate is what is printed.
+        # With the same pause after every answer, connections that started together stay
+        # together: requests arrive in trains of up to 16 and the last of a train waits
+        # for the 15 before it. Independent clients do not move in step, so the second
+        # run draws each pause at random (exponential, same mean): arrivals close to a
+        # Poisson process, the usual model of many independent users.
         target = system["rps"] / 2
-        half = wrk(gw_url, token, connections=16, delay_ms=16 * 1000 / target)
-        show(f"gateway paced to <= {target:.0f}/s (half)", half)
+        pause = 16 * 1000 / target
+        half = wrk(gw_url, token, connections=16, delay_ms=pause)
+        show(f"paced to <= {target:.0f}/s, same pause", half)
+        half_random = wrk(gw_url, token, connections=16, delay_ms=pause, random_pause=True)
+        show(f"paced to <= {target:.0f}/s, random pauses", half_random)
         baseline.terminate()
         baseline.wait()
         baseline = None
