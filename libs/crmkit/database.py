@@ -1,6 +1,12 @@
 """The per-worker unit of work: one SQLAlchemy session per nameko worker, committed by the
 entrypoint before it replies (or acks), rolled back on error. Events (outbox rows) and
-audit entries are written through it, in the same transaction as the change."""
+audit entries are written through it, in the same transaction as the change.
+
+An entrypoint declared read-only (`@rpc(read_only=True)`) gets a session in autocommit:
+no BEGIN and no COMMIT, one round trip per query instead of three for a one-query read
+(bench/gateway.py). Under READ COMMITTED every statement of a transaction takes its own
+snapshot anyway, so its reads see what they would have seen in one. Such a session
+refuses to write (`ReadOnlyViolation`), since nothing would roll a write back."""
 import json
 import logging
 import uuid
@@ -8,10 +14,11 @@ from datetime import UTC, datetime
 from weakref import WeakKeyDictionary
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 from crmkit import errors
 from crmkit.context import REQUEST_ID, Caller
@@ -29,6 +36,35 @@ _CLAIM_MANY = text("""
     INSERT INTO processed_events (consumer, event_id)
     SELECT :consumer, claimed FROM unnest(CAST(:event_ids AS uuid[])) AS claimed
     ON CONFLICT DO NOTHING RETURNING event_id::text""")
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only unit of work was asked to write: a programming error."""
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE")
+
+
+def _refuse_writes(state) -> None:
+    statement = state.statement
+    if state.is_insert or state.is_update or state.is_delete or (
+            isinstance(statement, TextClause)
+            and statement.text.lstrip().upper().startswith(_WRITES)):
+        raise ReadOnlyViolation(f"a read-only entrypoint tried to write: {statement}")
+
+
+def _refuse_flush(session, flush_context, instances) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlyViolation("a read-only entrypoint tried to flush changed objects")
+
+
+def read_only_sessions(engine: Engine) -> sessionmaker:
+    """Sessions that run every statement in autocommit and refuse to write."""
+    factory = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
+                           expire_on_commit=False)
+    event.listen(factory, "do_orm_execute", _refuse_writes)
+    event.listen(factory, "before_flush", _refuse_flush)
+    return factory
 
 
 def make_engine(settings: DatabaseSettings) -> Engine:
@@ -74,8 +110,10 @@ def translate_db_error(exc: BaseException) -> BaseException:
 class UnitOfWork:
     """What a handler gets: a session plus the two things written with every change."""
 
-    def __init__(self, session_factory: sessionmaker, context: dict, service: str):
+    def __init__(self, session_factory: sessionmaker, context: dict, service: str,
+                 read_only: bool = False):
         self._session_factory = session_factory
+        self.read_only = read_only  # the session refuses writes (see the module's doc)
         self._session: Session | None = None
         self.context = context
         self.caller = Caller.from_context_data(context)
@@ -177,6 +215,7 @@ class Database(DependencyProvider):
         settings = database_settings(self.container.service_name)
         self.engine = make_engine(settings)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_only_factory = read_only_sessions(self.engine)
         if self.relay_enabled:
             from crmkit.outbox import OutboxRelay  # noqa: PLC0415 (import cycle)
             self.relay = OutboxRelay(self.engine, self.container.service_name,
@@ -195,8 +234,9 @@ class Database(DependencyProvider):
     kill = stop
 
     def get_dependency(self, worker_ctx) -> UnitOfWork:
-        unit = UnitOfWork(self.session_factory, dict(worker_ctx.data),
-                          self.container.service_name)
+        read_only = getattr(worker_ctx.entrypoint, "read_only", False)
+        unit = UnitOfWork(self.read_only_factory if read_only else self.session_factory,
+                          dict(worker_ctx.data), self.container.service_name, read_only)
         self.units[worker_ctx] = unit
         return unit
 

@@ -146,7 +146,10 @@ class UserDirectory:
             now = utcnow()
             for start in range(0, len(missing), FETCH_CHUNK):
                 for entry in self.fetch(missing[start:start + FETCH_CHUNK]):
-                    store(self.unit, entry, now)
+                    # A read-only unit cannot keep the answer; the next miss asks again
+                    # (until the user's event fills the copy).
+                    if not self.unit.read_only:
+                        store(self.unit, entry, now)
                     self._cache[entry["id"]] = Person.of(_values(entry, now))
             for user_id in wanted:
                 self._cache.setdefault(user_id, None)

@@ -170,7 +170,10 @@ class _RpcConsumer(RpcConsumer):
 class TransactionalRpc(Rpc):
     rpc_consumer = _RpcConsumer()
 
-    def __init__(self, expected_exceptions=CrmError, sensitive_arguments=(), **kwargs):
+    def __init__(self, expected_exceptions=CrmError, sensitive_arguments=(),
+                 read_only=False, **kwargs):
+        # read_only: the unit of work reads without a transaction (see crmkit.database).
+        self.read_only = read_only
         super().__init__(expected_exceptions=expected_exceptions,
                          sensitive_arguments=sensitive_arguments, **kwargs)
 

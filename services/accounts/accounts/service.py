@@ -20,7 +20,7 @@ class AccountsService:
     caller = CallerContext()
     visits = TimedRpcProxy("visits", timeout=3)
 
-    @rpc
+    @rpc(read_only=True)
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
 
@@ -39,11 +39,11 @@ class AccountsService:
         require_login(self.caller)
         return handlers.logout(self.db, load(schemas.LogoutRequestSchema(), data or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def list_revocations(self):
         return handlers.list_revocations(self.db, settings)
 
-    @rpc
+    @rpc(read_only=True)
     def get_me(self):
         require_login(self.caller)
         return handlers.get_me(self.db)
@@ -55,12 +55,12 @@ class AccountsService:
         require_login(self.caller)
         return handlers.create_org_unit(self.db, load(schemas.OrgUnitCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_org_unit(self, org_unit_id):
         require_login(self.caller)
         return handlers.get_org_unit(self.db, org_unit_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_org_units(self, query=None):
         require_login(self.caller)
         return handlers.list_org_units(self.db,
@@ -79,12 +79,12 @@ class AccountsService:
         require_login(self.caller)
         return handlers.create_user(self.db, load(schemas.UserCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_user(self, user_id):
         require_login(self.caller)
         return handlers.get_user(self.db, user_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_users(self, query=None):
         require_login(self.caller)
         return handlers.list_users(self.db, load(schemas.UserListQuerySchema(), query or {}))
@@ -101,7 +101,7 @@ class AccountsService:
         return handlers.reassign_user_records(self.db, user_id,
                                               load(schemas.ReassignSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_directory_entries(self, data):
         """Service-to-service only (other services' directory read copies)."""
         return handlers.get_directory_entries(self.db,
@@ -116,12 +116,12 @@ class AccountsService:
                                          load(schemas.CustomerCreateSchema(), data),
                                          load(schemas.CreateOptionsSchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def get_customer(self, customer_id):
         require_login(self.caller)
         return customers.get_customer(self.db, customer_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_customers(self, query=None):
         require_login(self.caller)
         return customers.list_customers(self.db,
@@ -133,7 +133,7 @@ class AccountsService:
         return customers.update_customer(self.db, customer_id,
                                          load(schemas.CustomerUpdateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def find_customer_duplicates(self, query=None):
         require_login(self.caller)
         return customers.duplicates(self.db, load(schemas.DuplicateQuerySchema(), query or {}))
@@ -159,13 +159,13 @@ class AccountsService:
         return customers.add_contact(self.db, customer_id,
                                      load(schemas.ContactCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_contacts(self, customer_id, query=None):
         require_login(self.caller)
         return customers.list_contacts(self.db, customer_id,
                                        load(PageQuerySchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def get_customer_timeline(self, customer_id):
         require_login(self.caller)
         return customers.timeline(
@@ -188,7 +188,7 @@ class AccountsService:
                                           load(schemas.ExportQuerySchema(), query or {}))
 
     # --- field permissions --------------------------------------------------------------
-    @rpc
+    @rpc(read_only=True)
     def list_field_permissions(self):
         require_login(self.caller)
         return field_permissions.list_rules(self.db)
@@ -200,7 +200,7 @@ class AccountsService:
                                            load(schemas.FieldPermissionsSchema(), data))
 
     # --- audit --------------------------------------------------------------------------
-    @rpc
+    @rpc(read_only=True)
     def list_audit(self, query=None):
         require_login(self.caller)
         return handlers.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))

@@ -31,7 +31,7 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         require_login(self.caller)
         return self.people()
 
-    @rpc
+    @rpc(read_only=True)
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
 
@@ -43,12 +43,12 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         return partners.create_partner(self.db, people, self.field_rules(),
                                        load(schemas.PartnerCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_partner(self, partner_id):
         self._login()
         return partners.get_partner(self.db, self.field_rules(), partner_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_partners(self, query=None):
         self._login()
         return partners.list_partners(self.db, self.field_rules(),
@@ -60,7 +60,7 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         return partners.update_partner(self.db, people, self.field_rules(), partner_id,
                                        load(schemas.PartnerUpdateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_partner_history(self, partner_id, query=None):
         self._login()
         return partners.partner_history(self.db, self.field_rules(), partner_id,
@@ -73,12 +73,12 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         people = self._login()
         return stores.create_store(self.db, people, load(schemas.StoreCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_store(self, store_id):
         self._login()
         return stores.get_store(self.db, store_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_stores(self, query=None):
         self._login()
         return stores.list_stores(self.db, load(schemas.StoreListQuerySchema(), query or {}))
@@ -96,7 +96,7 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         return store_import.start_store_import(self.db,
                                                load(schemas.ImportRequestSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_import(self, import_id):
         people = self._login()
         return store_import.get_import(self.db, people, import_id)
@@ -116,12 +116,12 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         return inspections.create_inspection(self.db, people,
                                              load(schemas.InspectionCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_inspection(self, inspection_id):
         self._login()
         return inspections.get_inspection(self.db, inspection_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_inspections(self, query=None):
         self._login()
         return inspections.list_inspections(
@@ -159,12 +159,12 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         return action_plans.create_plan(self.db, people,
                                         load(schemas.ActionPlanCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_action_plan(self, plan_id):
         self._login()
         return action_plans.get_plan(self.db, plan_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_action_plans(self, query=None):
         self._login()
         return action_plans.list_plans(self.db,
@@ -183,12 +183,12 @@ class ChannelsService(directory.DirectoryReadCopy, FieldRulesReadCopy):
         return action_plans.add_collaborator(self.db, people, plan_id,
                                              load(schemas.CollaboratorSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_action_plan_history(self, plan_id):
         self._login()
         return action_plans.plan_history(self.db, plan_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_audit(self, query=None):
         self._login()
         return audit.list_audit(self.db, self.field_rules(),

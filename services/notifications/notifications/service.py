@@ -29,12 +29,12 @@ class NotificationsService(directory.DirectoryReadCopy):
     db = Database()
     caller = CallerContext()
 
-    @rpc
+    @rpc(read_only=True)
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
 
     # --- inbox --------------------------------------------------------------------------
-    @rpc
+    @rpc(read_only=True)
     def list_notifications(self, query=None):
         require_login(self.caller)
         return inbox.list_inbox(self.db, load(schemas.InboxQuerySchema(), query or {}))
@@ -56,7 +56,7 @@ class NotificationsService(directory.DirectoryReadCopy):
         require_login(self.caller)
         return schedules.create_reminder(self.db, load(schemas.ReminderCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_reminders(self, query=None):
         require_login(self.caller)
         return schedules.list_reminders(self.db,
@@ -78,7 +78,7 @@ class NotificationsService(directory.DirectoryReadCopy):
         deliveries.send_due(self.db, configured_senders(), settings.outbound)
 
     # --- outbound channels ------------------------------------------------------------------
-    @rpc
+    @rpc(read_only=True)
     def get_notification_preferences(self):
         require_login(self.caller)
         return preferences.get_preferences(self.db)
@@ -94,7 +94,7 @@ class NotificationsService(directory.DirectoryReadCopy):
         require_login(self.caller)
         return webhooks.create_webhook(self.db, load(schemas.WebhookCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_webhooks(self, query=None):
         require_login(self.caller)
         return webhooks.list_webhooks(self.db, load(PageQuerySchema(), query or {}))
@@ -105,13 +105,13 @@ class NotificationsService(directory.DirectoryReadCopy):
         return webhooks.update_webhook(self.db, webhook_id,
                                        load(schemas.WebhookUpdateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_deliveries(self, query=None):
         require_login(self.caller)
         return deliveries.list_deliveries(self.db, load(schemas.DeliveryQuerySchema(),
                                                         query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def list_notification_templates(self):
         require_login(self.caller)
         return template_overrides.list_templates(self.db)

@@ -26,7 +26,7 @@ class ReportingService(directory.DirectoryReadCopy):
     def _feed(self, source: str, event: dict) -> None:
         feed(self.db.session, source, event)
 
-    @rpc
+    @rpc(read_only=True)
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
 
@@ -56,13 +56,13 @@ class ReportingService(directory.DirectoryReadCopy):
         people = self._login()
         return submissions.submit(self.db, people, load(schemas.SubmissionCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_report_submissions(self, query=None):
         people = self._login()
         return submissions.list_submissions(
             self.db, people, load(schemas.SubmissionListQuerySchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def get_report_submission(self, submission_id):
         people = self._login()
         return submissions.get_submission(self.db, people, submission_id)

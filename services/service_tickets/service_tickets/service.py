@@ -20,7 +20,7 @@ class ServiceTicketsService:
     def _login(self) -> None:
         require_login(self.caller)
 
-    @rpc
+    @rpc(read_only=True)
     def health(self):
         return {"service": self.name, "database": database_ready(self.db)}
 
@@ -31,12 +31,12 @@ class ServiceTicketsService:
         self._login()
         return consumers.create_consumer(self.db, load(schemas.ConsumerCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_consumer(self, consumer_id):
         self._login()
         return consumers.get_consumer(self.db, consumer_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_consumers(self, query=None):
         self._login()
         return consumers.list_consumers(self.db, load(schemas.ConsumerListQuerySchema(),
@@ -49,12 +49,12 @@ class ServiceTicketsService:
         return consumers.register_product(self.db, consumer_id,
                                           load(schemas.ProductCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_product(self, product_id):
         self._login()
         return consumers.get_product(self.db, product_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_products(self, query=None):
         self._login()
         return consumers.list_products(self.db, load(schemas.ProductListQuerySchema(),
@@ -66,7 +66,7 @@ class ServiceTicketsService:
         return consumers.change_product(self.db, product_id,
                                         load(schemas.ProductChangeSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_product_history(self, product_id, query=None):
         self._login()
         return consumers.product_history(self.db, product_id,
@@ -79,7 +79,7 @@ class ServiceTicketsService:
         self._login()
         return dispatch.create_center(self.db, load(schemas.ServiceCenterCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_service_centers(self, query=None):
         self._login()
         return dispatch.list_centers(self.db, load(PageQuerySchema(), query or {}))
@@ -90,7 +90,7 @@ class ServiceTicketsService:
         self._login()
         return dispatch.create_rule(self.db, load(schemas.DispatchRuleCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_dispatch_rules(self, query=None):
         self._login()
         return dispatch.list_rules(self.db, load(PageQuerySchema(), query or {}))
@@ -102,12 +102,12 @@ class ServiceTicketsService:
         self._login()
         return tickets.open_ticket(self.db, load(schemas.TicketCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_ticket(self, ticket_id):
         self._login()
         return tickets.get_ticket(self.db, ticket_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_tickets(self, query=None):
         self._login()
         return tickets.list_tickets(self.db, load(schemas.TicketListQuerySchema(), query or {}))
@@ -125,17 +125,17 @@ class ServiceTicketsService:
         self._login()
         return tickets.add_worklog(self.db, ticket_id, load(schemas.WorkLogCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_worklog(self, ticket_id, query=None):
         self._login()
         return tickets.list_worklog(self.db, ticket_id, load(PageQuerySchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def get_ticket_history(self, ticket_id, query=None):
         self._login()
         return tickets.ticket_history(self.db, ticket_id, load(PageQuerySchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def get_ticket_survey(self, ticket_id):
         self._login()
         return tickets.get_survey(self.db, ticket_id)
@@ -156,7 +156,7 @@ class ServiceTicketsService:
         self._login()
         return parts.create_part(self.db, load(schemas.PartCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_parts(self, query=None):
         self._login()
         return parts.list_parts(self.db, load(schemas.PartListQuerySchema(), query or {}))
@@ -167,12 +167,12 @@ class ServiceTicketsService:
         self._login()
         return parts.create_warehouse(self.db, load(schemas.WarehouseCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_warehouses(self, query=None):
         self._login()
         return parts.list_warehouses(self.db, load(PageQuerySchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def list_stocks(self, query=None):
         self._login()
         return parts.list_stocks(self.db, load(schemas.StockQuerySchema(), query or {}))
@@ -183,7 +183,7 @@ class ServiceTicketsService:
         self._login()
         return parts.adjust_stock(self.db, load(schemas.StockAdjustmentSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_stock_movements(self, query=None):
         self._login()
         return parts.list_movements(self.db, load(schemas.StockMovementQuerySchema(),
@@ -196,12 +196,12 @@ class ServiceTicketsService:
         self._login()
         return parts_orders.submit_order(self.db, load(schemas.PartsOrderCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_parts_order(self, order_id):
         self._login()
         return parts_orders.get_order(self.db, order_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_parts_orders(self, query=None):
         self._login()
         return parts_orders.list_orders(self.db, load(schemas.PartsOrderListQuerySchema(),
@@ -219,12 +219,12 @@ class ServiceTicketsService:
         self._login()
         return parts_orders.create_return(self.db, load(schemas.PartsReturnCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_parts_returns(self, query=None):
         self._login()
         return parts_orders.list_returns(self.db, load(PageQuerySchema(), query or {}))
 
-    @rpc
+    @rpc(read_only=True)
     def list_audit(self, query=None):
         self._login()
         return audit.list_audit(self.db, load(schemas.AuditQuerySchema(), query or {}))

@@ -34,7 +34,7 @@ class VisitsService(directory.DirectoryReadCopy):
         require_login(self.caller)
         return self.people()
 
-    @rpc
+    @rpc(read_only=True)
     def health(self):
         return {"service": self.name, "database": database_ready(self.db),
                 "object_store": self.photos.ready()}
@@ -47,7 +47,7 @@ class VisitsService(directory.DirectoryReadCopy):
         return visit_types.create_visit_type(self.db,
                                              load(schemas.VisitTypeCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_visit_types(self, query=None):
         self._login()
         return visit_types.list_visit_types(self.db, load(PageQuerySchema(), query or {}))
@@ -59,12 +59,12 @@ class VisitsService(directory.DirectoryReadCopy):
         people = self._login()
         return visits.create_visit(self.db, people, load(schemas.VisitCreateSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def get_visit(self, visit_id):
         self._login()
         return visits.get_visit(self.db, visit_id)
 
-    @rpc
+    @rpc(read_only=True)
     def list_visits(self, query=None):
         self._login()
         return visits.list_visits(self.db, load(schemas.VisitListQuerySchema(), query or {}))
@@ -94,7 +94,7 @@ class VisitsService(directory.DirectoryReadCopy):
         self._login()
         return photos.confirm(self.db, self.photos, settings, visit_id, photo_id)
 
-    @rpc
+    @rpc(read_only=True)
     def get_photo(self, visit_id, photo_id):
         self._login()
         return photos.get_photo(self.db, self.photos, settings, visit_id, photo_id)
@@ -103,7 +103,7 @@ class VisitsService(directory.DirectoryReadCopy):
     def sweep_unconfirmed_photos(self):
         photos.sweep_expired(self.db, self.photos)
 
-    @rpc
+    @rpc(read_only=True)
     def get_trajectory(self, user_id, query=None):
         people = self._login()
         return trajectory.trajectory(self.db, people, user_id,
@@ -115,7 +115,7 @@ class VisitsService(directory.DirectoryReadCopy):
         people = self._login()
         return targets.set_target(self.db, people, load(schemas.TargetSetSchema(), data))
 
-    @rpc
+    @rpc(read_only=True)
     def list_visit_targets(self, query=None):
         self._login()
         return targets.list_targets(self.db, load(schemas.TargetQuerySchema(), query or {}))
@@ -149,7 +149,7 @@ class VisitsService(directory.DirectoryReadCopy):
     def on_customer_merged(self, event):
         customer_copies.apply_merge(self.db, event)
 
-    @rpc
+    @rpc(read_only=True)
     def list_customer_visits(self, customer_id, query=None):
         """For accounts' customer timeline: the caller's visible visits of a customer."""
         self._login()
