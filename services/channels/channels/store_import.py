@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 
+from eventlet import tpool
 from sqlalchemy import Text, cast, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -121,7 +122,10 @@ def run_store_import(unit: UnitOfWork, people: UserDirectory, import_id: int,
 
 def _run(unit: UnitOfWork, people: UserDirectory, job: ImportJob, progress: Progress) -> None:
     try:
-        parsed = parse_store_file(job.content, job.filename)
+        # Parsing is seconds of pure Python for a large XLSX (openpyxl): in a thread of its
+        # own the hub keeps serving this process's other requests meanwhile (the GIL
+        # switches between them) instead of stalling them past their RPC timeout.
+        parsed = tpool.execute(parse_store_file, job.content, job.filename)
     except StoreFileError as exc:
         _finish(unit, job, 0, [{"row": 0, "field": "file", "message": exc.message}])
         return
