@@ -100,7 +100,8 @@ class FieldRulesReadCopy:
         items = unit.session.execute(select(field_rules_snapshot.c.rules)).scalar()
         if items is None:
             items = self.accounts.list_field_permissions()["items"]
-            store_snapshot(unit, items, utcnow())
+            if not unit.read_only:  # a read-only unit asks again next time
+                store_snapshot(unit, items, utcnow())
         return rules_from_items(items)
 
     @event_handler("accounts", "field_permissions_changed")

@@ -133,7 +133,7 @@ class AccountsService:
         return customers.update_customer(self.db, customer_id,
                                          load(schemas.CustomerUpdateSchema(), data))
 
-    @rpc(read_only=True)
+    @rpc  # not read-only: its similarity threshold is a transaction-local setting
     def find_customer_duplicates(self, query=None):
         require_login(self.caller)
         return customers.duplicates(self.db, load(schemas.DuplicateQuerySchema(), query or {}))

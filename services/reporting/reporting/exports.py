@@ -8,7 +8,6 @@ import json
 import re
 
 import openpyxl
-from eventlet import tpool
 
 from reporting.report_tables import tables_of
 
@@ -74,8 +73,4 @@ def as_file(report: dict, fmt: str) -> dict:
     if report.get("group_by"):
         name += f"-{report['group_by']}"
     return {"filename": f"{name}.{fmt}", "content_type": CONTENT_TYPES[fmt],
-            # In a thread of its own: a workbook or a chart (and matplotlib's import, with
-            # the first chart) is CPU the hub would otherwise spend blocked, stalling this
-            # process's other calls and events.
-            "content_base64": base64.b64encode(tpool.execute(render, report, fmt))
-            .decode("ascii")}
+            "content_base64": base64.b64encode(render(report, fmt)).decode("ascii")}

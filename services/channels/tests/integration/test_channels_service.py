@@ -402,3 +402,24 @@ def test_plans_and_forms_go_to_direct_reports_only(system):
                                         "owner_id": junior["id"]})
     assert owner.create_action_plan(data={"template": "store", "store_id": store["id"],
                                           "period": "2026-10", "owner_id": junior["id"]})
+
+
+def test_a_read_before_any_field_rules_copy_asks_accounts_and_answers(system):
+    """list_partners is read-only: with no copy of the field rules yet (a fresh database,
+    nothing written) it uses accounts' answer without keeping it, and answers."""
+    from sqlalchemy import create_engine, func, select
+
+    from crmkit.field_rules import field_rules_snapshot
+    from crmkit.settings import database_settings
+    engine = create_engine(database_settings("channels").url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(field_rules_snapshot.delete())
+        _, a = _region(system)
+        sales = _as(system, a["field_sales"])
+        assert sales.list_partners(query={})["items"] == []
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(
+                field_rules_snapshot)).scalar() == 0
+    finally:
+        engine.dispose()
