@@ -155,7 +155,34 @@ class _Responder(NamekoResponder):
         return result, exc_info
 
 
+class ParkingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except for a message whose body cannot be decoded (not
+    JSON, a content type not accepted). nameko lets that error end the consumer's thread,
+    which kills the whole service, and the broker hands the same message to the restarted
+    process: one bad message would keep a service down. Here it is parked in its
+    handler's dead-letter queue as it arrived (or dropped, with an error logged, where
+    there is none: an RPC request or reply) and the rest keep flowing."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = functools.partial(self.on_undecodable, provider)
+        return consumers
+
+    def on_undecodable(self, provider, message, exc) -> None:
+        park = getattr(provider, "park_undecodable", None)
+        log.error("undecodable message on %s (%s, %s bytes): %s; %s",
+                  message.delivery_info.get("routing_key"), message.content_type,
+                  len(message.body or b""), exc,
+                  "parked in the dead-letter queue" if park else "dropped")
+        if park is not None:
+            park(message)  # before the ack: if it fails, the broker redelivers
+        self.ack_message(message)
+
+
 class _RpcConsumer(RpcConsumer):
+    queue_consumer = ParkingQueueConsumer()
+
     def handle_result(self, message, result, exc_info):
         config = self.container.config
         responder = _Responder(
@@ -201,6 +228,8 @@ timer = TransactionalTimer.decorator
 
 
 class IdempotentEventHandler(EventHandler):
+    queue_consumer = ParkingQueueConsumer()
+
     def setup(self):
         super().setup()
         name = self.queue.name
@@ -231,6 +260,14 @@ class IdempotentEventHandler(EventHandler):
             self._retry_or_park(message, exc_info)
         ack_quietly(self.queue_consumer, message)
         return result, exc_info
+
+    def park_undecodable(self, message) -> None:
+        """The message as it arrived, into this handler's dead-letter queue."""
+        self.publisher.publish(
+            message.body, exchange=self.dead_queue.exchange,
+            routing_key=self.dead_queue.routing_key, headers=dict(message.headers or {}),
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary", delivery_mode=2)
 
     def _retry_or_park(self, message, exc_info):
         headers = dict(message.headers or {})
@@ -312,7 +349,7 @@ def decode_event(message):
     return event
 
 
-class _BatchQueueConsumer(QueueConsumer):
+class _BatchQueueConsumer(ParkingQueueConsumer):
     """nameko's queue consumer (reconnects, heartbeats) on a connection of its own, with a
     prefetch that leaves room for the batches in flight and the next one queuing (the
     shared consumer's prefetch is `max_workers`). Unlike nameko's it starts no thread per message
@@ -341,7 +378,12 @@ class _BatchQueueConsumer(QueueConsumer):
         return consumers
 
     def _on_undecoded(self, provider, message):
-        self.handle_message(provider, decode_event(message), message)
+        try:
+            event = decode_event(message)
+        except Exception as exc:  # noqa: BLE001 (kombu's decoders raise many kinds)
+            self.on_undecodable(provider, message, exc)
+            return
+        self.handle_message(provider, event, message)
 
     def handle_message(self, provider, body, message):
         self._unsettled.setdefault(message.channel, OrderedDict())[message.delivery_tag] = None

@@ -3,8 +3,9 @@ A call that times out raises `ServiceUnavailable`; typed errors of the callee re
 themselves."""
 import eventlet
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import ReplyListener, RpcProxy
 
+from crmkit.entrypoints import ParkingQueueConsumer
 from crmkit.errors import ServiceUnavailable
 from crmkit.settings import bus_settings
 
@@ -29,7 +30,14 @@ class _TimedServiceProxy:
         return call
 
 
+class _ReplyListener(ReplyListener):
+    # The consumer the service's entrypoints use, so replies share their connection.
+    queue_consumer = ParkingQueueConsumer()
+
+
 class TimedRpcProxy(RpcProxy):
+    rpc_reply_listener = _ReplyListener()
+
     def __init__(self, target_service: str, timeout: float | None = None, **options):
         super().__init__(target_service, **options)
         self.timeout = timeout

@@ -134,6 +134,24 @@ def test_a_failing_batch_is_handled_event_by_event(consumer_db, start_service):
         conn.channel().queue_purge(dlq)
 
 
+def test_an_undecodable_message_in_a_backlog_is_parked_alone(consumer_db, start_service):
+    good = [_envelope(n=n) for n in range(20)]
+    _backlog(good[:10])
+    with Connection(bus_settings().amqp_uri) as conn:  # between them, a body that is not JSON
+        conn.Producer().publish("{broken", exchange=f"{SOURCE}.events",
+                                routing_key="thing_counted", content_type="application/json",
+                                content_encoding="utf-8")
+    _backlog(good[10:])
+    start_service(ProbeBatchConsumer)
+    assert wait_until(lambda: len(_rows(consumer_db)) >= 20, timeout=20)
+    assert sorted(e for e, _ in _rows(consumer_db)) == sorted(e["event_id"] for e in good)
+    dlq = "evt-probe_batch_producer-thing_counted--probe_batch_consumer.on_things.dlq"
+    with Connection(bus_settings().amqp_uri) as conn:
+        parked = conn.default_channel.basic_get(dlq, no_ack=True)
+        assert parked is not None and parked.body in ("{broken", b"{broken")
+        conn.default_channel.queue_purge(dlq)
+
+
 class _Channel:
     """Records the acks a queue consumer sends (the bookkeeping below needs no broker)."""
 

@@ -153,6 +153,32 @@ def test_event_survives_a_stopped_relay_and_is_handled_exactly_once(engines, sta
     assert relay_once(producer_db, EventPublisher(amqp_uri, "probe_producer")) == 0
 
 
+def test_an_undecodable_message_is_parked_and_the_consumer_keeps_going(engines,
+                                                                       start_service):
+    """A body that is not JSON used to end nameko's consumer thread, killing the service,
+    and the broker gave the same message to the restarted one."""
+    producer_db, consumer_db = engines
+    start_service(ProbeConsumer)
+    amqp_uri = bus_settings().amqp_uri
+    with Connection(amqp_uri) as conn:
+        conn.Producer().publish(b"{not json", exchange="probe_producer.events",
+                                routing_key="thing_happened", content_type="application/json",
+                                content_encoding="utf-8", headers={"x-probe": "bad"})
+    event_id = _commit_event(producer_db, "thing_happened", "after the bad one")
+    relay_once(producer_db, EventPublisher(amqp_uri, "probe_producer"))
+
+    def handled():
+        with consumer_db.connect() as conn:
+            return conn.execute(select(func.count()).select_from(received)
+                                .where(received.c.event_id == event_id)).scalar()
+    assert wait_until(lambda: handled() == 1)
+    dlq = "evt-probe_producer-thing_happened--probe_consumer.on_thing.dlq"
+    with Connection(amqp_uri) as conn:
+        parked = conn.default_channel.basic_get(dlq, no_ack=True)
+        assert parked is not None and parked.body in ("{not json", b"{not json")
+        assert parked.headers["x-probe"] == "bad"
+
+
 def test_failing_consumer_retries_then_parks_the_event(engines, start_service):
     producer_db, _ = engines
     start_service(ProbeConsumer)
