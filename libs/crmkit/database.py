@@ -141,6 +141,17 @@ class UnitOfWork:
             self._session = self._session_factory()
         return self._session
 
+    def one_or_missing(self, stmt, what: str, field: str | None = None, lock_of=None):
+        """The one record `stmt` selects (locked FOR UPDATE OF `lock_of` if given), or
+        NotFound (a 400 on `field` when the id came in a request body). Statements
+        scoped to the caller make a record outside scope answer as if it did not exist."""
+        if lock_of is not None:
+            stmt = stmt.with_for_update(of=lock_of)
+        record = self.session.execute(stmt).scalar_one_or_none()
+        if record is None:
+            raise errors.missing(what, field)
+        return record
+
     def emit(self, event_type: str, data: dict, version: int = 1) -> str:
         """Record an event in the outbox; the relay publishes it after commit."""
         event_id = str(uuid.uuid4())

@@ -5,7 +5,7 @@ from sqlalchemy import or_, select
 from channels import domain
 from crmkit.database import UnitOfWork
 from crmkit.directory import Person, UserDirectory, owned_within
-from crmkit.errors import Forbidden, ValidationFailed, missing
+from crmkit.errors import Forbidden, ValidationFailed
 from crmkit.pagination import page, paginate
 from crmkit.scope import may_assign_to
 
@@ -24,13 +24,8 @@ def visible(unit: UnitOfWork, model, record_id: int, what: str, *, field: str | 
             lock: bool = False):
     """The record if it exists in the caller's scope; 404 (or 400 on `field`) otherwise:
     a record outside scope answers as if it did not exist."""
-    stmt = scoped(select(model).where(model.id == record_id), model, unit)
-    if lock:
-        stmt = stmt.with_for_update(of=model)
-    record = unit.session.execute(stmt).scalar_one_or_none()
-    if record is None:
-        raise missing(what, field)
-    return record
+    return unit.one_or_missing(scoped(select(model).where(model.id == record_id), model, unit),
+                               what, field, lock_of=model if lock else None)
 
 
 def require_maintainer(unit: UnitOfWork, owner_id: int, what: str) -> None:

@@ -5,7 +5,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.directory import UserDirectory
-from crmkit.errors import NotFound
 from crmkit.pagination import page
 from notifications import deliveries
 from notifications.models import Notification
@@ -85,11 +84,9 @@ def list_inbox(unit: UnitOfWork, query: dict) -> dict:
 
 
 def mark_read(unit: UnitOfWork, notification_id: int) -> dict:
-    notice = unit.session.execute(select(Notification).where(
-        Notification.id == notification_id, Notification.user_id == unit.caller.user_id)
-        .with_for_update()).scalar_one_or_none()
-    if notice is None:
-        raise NotFound("No such notification")
+    notice = unit.one_or_missing(select(Notification).where(
+        Notification.id == notification_id, Notification.user_id == unit.caller.user_id),
+        "notification", lock_of=Notification)
     if notice.read_at is None:
         notice.read_at = utcnow()
     return schema.dump(notice)

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.directory import UserDirectory
-from crmkit.errors import Conflict, NotFound, ValidationFailed
+from crmkit.errors import Conflict, ValidationFailed
 from crmkit.pagination import page, paginate
 from notifications.inbox import deliver, deliver_many
 from notifications.models import InspectionCopy, Reminder, ScheduledRun
@@ -69,11 +69,9 @@ def list_reminders(unit: UnitOfWork, query: dict) -> dict:
 
 def finish_reminder(unit: UnitOfWork, reminder_id: int) -> dict:
     """Done: a repeating reminder stops here."""
-    reminder = unit.session.execute(select(Reminder).where(
-        Reminder.id == reminder_id, Reminder.user_id == unit.caller.user_id)
-        .with_for_update()).scalar_one_or_none()
-    if reminder is None:
-        raise NotFound("No such reminder")
+    reminder = unit.one_or_missing(select(Reminder).where(
+        Reminder.id == reminder_id, Reminder.user_id == unit.caller.user_id),
+        "reminder", lock_of=Reminder)
     if reminder.status == "done":
         raise Conflict("The reminder is already done", code="illegal_transition")
     reminder.status, reminder.next_fire_at = "done", None

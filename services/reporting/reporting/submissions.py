@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 
 from crmkit.database import UnitOfWork
 from crmkit.directory import UserDirectory
-from crmkit.errors import Conflict, Forbidden, NotFound
+from crmkit.errors import Conflict, Forbidden
 from crmkit.pagination import page, paginate
 from reporting import reports
 from reporting.models import ReportComment, ReportSubmission
@@ -72,13 +72,10 @@ def submit(unit: UnitOfWork, people: UserDirectory, data: dict) -> dict:
 
 def _visible(unit: UnitOfWork, submission_id: int) -> ReportSubmission:
     me = unit.caller.user_id
-    submission = unit.session.execute(select(ReportSubmission).where(
+    return unit.one_or_missing(select(ReportSubmission).where(
         ReportSubmission.id == submission_id,
-        or_(ReportSubmission.sender_id == me, ReportSubmission.recipient_id == me))
-    ).scalar_one_or_none()
-    if submission is None:
-        raise NotFound("No such report submission")
-    return submission
+        or_(ReportSubmission.sender_id == me, ReportSubmission.recipient_id == me)),
+        "report submission")
 
 
 def get_submission(unit: UnitOfWork, people: UserDirectory, submission_id: int) -> dict:

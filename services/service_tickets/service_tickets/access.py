@@ -44,12 +44,7 @@ def visible(unit: UnitOfWork, model, record_id: int, what: str, *, field: str | 
     stmt = select(model).where(model.id == record_id)
     if hasattr(model, "partner_id"):
         stmt = partner_scoped(stmt, model, unit)
-    if lock:
-        stmt = stmt.with_for_update(of=model)
-    record = unit.session.execute(stmt).scalar_one_or_none()
-    if record is None:
-        raise missing(what, field)
-    return record
+    return unit.one_or_missing(stmt, what, field, lock_of=model if lock else None)
 
 
 def exists(unit: UnitOfWork, model, record_id: int, what: str, field: str):

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, or_, select
 
 from crmkit.database import UnitOfWork
-from crmkit.errors import Conflict, Forbidden, missing
+from crmkit.errors import Conflict, Forbidden
 from service_tickets import domain
 from service_tickets.access import list_page, require, require_reader
 from service_tickets.models import Consumer, Product, ProductEvent, Ticket
@@ -47,11 +47,8 @@ def require_phone_search(unit: UnitOfWork, query: dict) -> None:
 
 def visible_consumer(unit: UnitOfWork, consumer_id: int, field: str | None = None) -> Consumer:
     require_reader(unit, "consumers")
-    consumer = unit.session.execute(consumer_scoped(
-        select(Consumer).where(Consumer.id == consumer_id), unit)).scalar_one_or_none()
-    if consumer is None:
-        raise missing("consumer", field)
-    return consumer
+    return unit.one_or_missing(consumer_scoped(
+        select(Consumer).where(Consumer.id == consumer_id), unit), "consumer", field)
 
 
 def create_consumer(unit: UnitOfWork, data: dict) -> dict:
@@ -126,12 +123,7 @@ def visible_product(unit: UnitOfWork, product_id: int, field: str | None = None,
     require_reader(unit, "products")
     stmt = consumer_scoped(select(Product).join(Consumer, Consumer.id == Product.consumer_id)
                            .where(Product.id == product_id), unit)
-    if lock:
-        stmt = stmt.with_for_update(of=Product)
-    product = unit.session.execute(stmt).scalar_one_or_none()
-    if product is None:
-        raise missing("product", field)
-    return product
+    return unit.one_or_missing(stmt, "product", field, lock_of=Product if lock else None)
 
 
 def get_product(unit: UnitOfWork, product_id: int) -> dict:

@@ -283,10 +283,8 @@ def get_survey(unit: UnitOfWork, ticket_id: int) -> dict:
 def answer_survey(unit: UnitOfWork, survey_id: int, data: dict) -> dict:
     """The call centre records the consumer's answer (once)."""
     require(unit, domain.is_desk(unit.caller), "record survey answers")
-    survey = unit.session.execute(select(Survey).where(Survey.id == survey_id)
-                                  .with_for_update()).scalar_one_or_none()
-    if survey is None:
-        raise NotFound("No such survey")
+    survey = unit.one_or_missing(select(Survey).where(Survey.id == survey_id), "survey",
+                                 lock_of=Survey)
     if survey.status != "pending":
         raise Conflict("The survey is already answered", code="already_answered")
     survey.status, survey.score, survey.comment = "answered", data["score"], data.get("comment")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 
 from crmkit.database import UnitOfWork, utcnow
-from crmkit.errors import Conflict, NotFound
+from crmkit.errors import Conflict
 from crmkit.fields import EARLIEST_YEAR, LATEST_YEAR
 from visits import domain
 from visits.exif import image_format_matches
@@ -56,11 +56,8 @@ def create_slot(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, vi
 
 
 def _pending_photo(unit: UnitOfWork, visit: Visit, photo_id: int) -> Photo:
-    photo = unit.session.execute(select(Photo).where(
-        Photo.id == photo_id, Photo.visit_id == visit.id).with_for_update()).scalar_one_or_none()
-    if photo is None:
-        raise NotFound("No such photo")
-    return photo
+    return unit.one_or_missing(select(Photo).where(
+        Photo.id == photo_id, Photo.visit_id == visit.id), "photo", lock_of=Photo)
 
 
 def _mismatch(problem: str, field: str) -> Conflict:
@@ -130,10 +127,8 @@ def _dump(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, photo: P
 def get_photo(unit: UnitOfWork, store: PhotoStore, settings: VisitSettings, visit_id: int,
               photo_id: int) -> dict:
     visit = visible_visit(unit, visit_id)
-    photo = unit.session.execute(select(Photo).where(
-        Photo.id == photo_id, Photo.visit_id == visit.id)).scalar_one_or_none()
-    if photo is None:
-        raise NotFound("No such photo")
+    photo = unit.one_or_missing(select(Photo).where(
+        Photo.id == photo_id, Photo.visit_id == visit.id), "photo")
     return _dump(unit, store, settings, photo)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 
 from crmkit.database import UnitOfWork, utcnow
 from crmkit.directory import Person, UserDirectory, personal_within, sees_person
-from crmkit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from crmkit.errors import Conflict, Forbidden, ValidationFailed
 from crmkit.pagination import page, paginate
 from crmkit.validation import load
 from visits import customer_copies, domain, store_copies
@@ -32,13 +32,8 @@ def _scoped(stmt, unit: UnitOfWork):
 
 
 def visible_visit(unit: UnitOfWork, visit_id: int, lock: bool = False) -> Visit:
-    stmt = _scoped(select(Visit).where(Visit.id == visit_id), unit)
-    if lock:
-        stmt = stmt.with_for_update()
-    visit = unit.session.execute(stmt).scalar_one_or_none()
-    if visit is None:
-        raise NotFound("No such visit")
-    return visit
+    return unit.one_or_missing(_scoped(select(Visit).where(Visit.id == visit_id), unit),
+                               "visit", lock_of=Visit if lock else None)
 
 
 def own_visit(unit: UnitOfWork, visit_id: int, lock: bool = True) -> Visit:
