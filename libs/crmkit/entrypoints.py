@@ -176,7 +176,9 @@ class ParkingQueueConsumer(QueueConsumer):
                   len(message.body or b""), exc,
                   "parked in the dead-letter queue" if park else "dropped")
         if park is not None:
-            park(message)  # before the ack: if it fails, the broker redelivers
+            # Before the ack: a lost connection here brings the message back. Any other
+            # failure of this publish still ends the consumer thread (left as it is).
+            park(message)
         self.ack_message(message)
 
 
